@@ -1,0 +1,104 @@
+"""Agents: a grid over (t, γ, s, d), the γ = 0 greedy baseline first; the first to pass wins.
+
+``solve`` runs the agents of one problem in grid order and stops at the first whose finished
+function passes every *visible* test.  Hidden tests are never looked at here.  When agents run
+concurrently (``run_concurrently``), a passing agent cancels only the agents after it in grid
+order and the winner is the lowest passing index, so the result equals the sequential one.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Sequence
+
+from .decoding import Attempt, DecodeSettings, Head
+from .prompts import build_prompt
+from .records import AgentConfig, AttemptRecord, LineRecord, Problem, SolveRecord
+from .streams import TransformersLM
+
+BASELINE = AgentConfig(t=0.0, gamma=0.0, s=0, d=0)
+
+
+def agent_grid(ts: Iterable[float] = (0.7, 1.0), gammas: Iterable[float] = (0.5, 1.0, 3.0),
+               ss: Iterable[int] = (3,), ds: Iterable[int] = (2, 3), *, baseline: bool = True) -> list[AgentConfig]:
+    """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given."""
+    grid = [BASELINE] if baseline else []
+    for gamma, t, d, s in itertools.product(gammas, ts, ds, ss):
+        if gamma == 0:
+            continue
+        if t < 0 or s < 1 or d < 1:
+            raise ValueError(f"invalid agent t={t} s={s} d={d}: need t >= 0, s >= 1, d >= 1")
+        grid.append(AgentConfig(t=float(t), gamma=float(gamma), s=int(s), d=int(d)))
+    return grid
+
+
+def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
+    """(winner, final): the first attempt passing all visible tests; else the one passing most."""
+    for i, a in enumerate(attempts):
+        if a.passed_visible:
+            return i, i
+    score = [sum(o.status == "passed" for o in a.visible) for a in attempts]
+    best = max(range(len(attempts)), key=lambda i: (score[i], -i))
+    return None, best
+
+
+def solve(problem: Problem, lm: TransformersLM, grid: Sequence[AgentConfig], *,
+          settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None, pool=None,
+          on_line: Callable[[int, LineRecord], None] | None = None,
+          on_attempt: Callable[[AttemptRecord], None] | None = None,
+          run_agent: Callable[..., AttemptRecord] | None = None) -> SolveRecord:
+    """Run the grid on one problem in order until an agent passes the visible tests."""
+    if not grid:
+        raise ValueError("the agent grid is empty")
+    t0 = time.perf_counter()
+    head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+    attempts: list[AttemptRecord] = []
+    for i, agent in enumerate(grid):
+        cb = (lambda line, i=i: on_line(i, line)) if on_line else None
+        if run_agent is not None:
+            rec = run_agent(problem, lm, head, agent, i, settings, pool=pool, on_line=cb)
+        else:
+            rec = Attempt(lm, problem, head, agent, i, settings, pool=pool, on_line=cb).run()
+        attempts.append(rec)
+        if on_attempt:
+            on_attempt(rec)
+        if rec.passed_visible:
+            break
+    winner, final = final_index(attempts)
+    return SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
+                       solution=attempts[final].code, wall_s=time.perf_counter() - t0)
+
+
+def run_concurrently(problem: Problem, lm: TransformersLM, grid: Sequence[AgentConfig], *,
+                     settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
+                     pool=None, workers: int = 2) -> SolveRecord:
+    """Like ``solve`` but agents run in threads; same winner as the sequential order."""
+    t0 = time.perf_counter()
+    head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+    cancels = [threading.Event() for _ in grid]
+    done: dict[int, AttemptRecord] = {}
+    lock = threading.Lock()
+
+    def go(i: int) -> None:
+        if cancels[i].is_set():
+            return
+        rec = Attempt(lm, problem, head, grid[i], i, settings, pool=pool, cancel=cancels[i]).run()
+        with lock:
+            done[i] = rec
+            if rec.passed_visible:
+                for j in range(i + 1, len(grid)):
+                    cancels[j].set()
+
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        list(ex.map(go, range(len(grid))))
+    order = sorted(done)
+    attempts = [done[i] for i in order]
+    winner_pos = next((k for k, a in enumerate(attempts) if a.passed_visible), None)
+    # Attempts after the winner were cancelled or are moot: keep them for the record, but the
+    # final solution is decided as in the sequential run.
+    upto = attempts[: winner_pos + 1] if winner_pos is not None else attempts
+    winner, final = final_index(upto)
+    return SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
+                       solution=attempts[final].code, wall_s=time.perf_counter() - t0)

@@ -1,0 +1,268 @@
+"""The EG-CFG line-by-line decoder: one agent writing one function.
+
+For every new line of the solution (seed document, sections 2.2-4):
+
+  1. explore    sample s candidate continuations of d lines at temperature t from p_sol
+  2. executable ĉ_j = extract_executable(prefix + c_j), deduplicated by their executable form
+  3. execute    run each ĉ_j on each visible test in the sandbox, tracing lines/vars/calls/errors
+  4. signal     render the traces into p_signal; p_dyn = [p_sol head, p_signal, p_sol tail]
+  5. guide      write the line token by token from
+                    log M(w|p_sol) + γ·(log M(w|p_dyn) − log M(w|p_sol))
+                holding the signal fixed until the line's newline.
+
+The p_sol stream keeps one KV cache for the whole attempt.  The p_dyn cache is rebuilt once per
+line from a copy of the prompt head it shares with p_inst (computed once per problem), so only the
+signal, the assistant header and the code so far are prefilled.  γ = 0 is plain greedy decoding.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .executable import extract_executable
+from .guidance import PlausibilityMask, cfg_logprobs, topk_pairs
+from .prompts import PromptParts, render_signal
+from .records import AgentConfig, AttemptRecord, CandidateRecord, ExecutionRecord, LineRecord, Problem, TokenDecision
+from .streams import FENCE, TransformersLM
+from .tracing import run_tests, run_traced
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Limits and switches of one decoding run (recorded in the run's config)."""
+
+    max_new_tokens: int = 384  # token cap of one attempt
+    max_lines: int = 40
+    candidate_tokens_per_line: int = 40  # token cap of a candidate = d * this
+    top_p: float = 0.95  # candidate sampling
+    exec_timeout_s: float = 2.0  # per traced candidate execution
+    test_timeout_s: float = 5.0  # per visible-test run of a finished attempt
+    exec_workers: int = 2  # concurrent sandboxed executions
+    signal_max_chars: int = 3000
+    plausibility_alpha: float = 0.01  # 0 disables the mask
+    plausibility_top_k: int = 0
+    record_topk: int = 5
+    batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward
+    seed: int = 0
+
+
+@dataclass
+class Head:
+    """What every agent of one problem shares: the prompt split and the cached prompt head."""
+
+    parts: PromptParts
+    head_ids: list[int]
+    tail_ids: list[int]
+    head_cache: object  # DynamicCache of head_ids
+
+    @classmethod
+    def build(cls, lm: TransformersLM, parts: PromptParts) -> "Head":
+        head_ids, tail_ids = lm.encode(parts.head), lm.encode(parts.tail)
+        _, cache = lm.prefill(head_ids)
+        return cls(parts, head_ids, tail_ids, cache)
+
+
+def line_seed(base: int, task_id: str, agent: AgentConfig, line_index: int) -> int:
+    """Deterministic seed per (problem, agent, line): resumed runs reproduce uninterrupted ones."""
+    key = f"{base}|{task_id}|{agent.name}|{line_index}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+
+
+_TOP_LEVEL_OK = re.compile(r"^(def |async def |class |import |from |@|#|\s|$)")
+
+
+def finished_function(code: str, problem: Problem) -> tuple[str, str] | None:
+    """(code, reason) when the text so far ends the function, else None.
+
+    Ends at a closing fence, or (function problems) at the first top-level statement after the
+    target function has been defined (e.g. a test call or a print): that line is dropped.
+    """
+    if FENCE in code:
+        return code.split(FENCE, 1)[0], "fence"
+    if problem.kind != "function":
+        return None
+    lines = code.split("\n")
+    if len(lines) < 2:
+        return None
+    defined = False
+    for i, line in enumerate(lines[:-1]):  # complete lines only
+        if defined and not _TOP_LEVEL_OK.match(line):
+            return "\n".join(lines[:i]) + "\n", "dedent"
+        if re.match(rf"^(async\s+)?def\s+{re.escape(problem.function_name)}\s*\(", line):
+            defined = True
+    return None
+
+
+class Attempt:
+    """One agent's attempt at one problem (the line loop lives in ``run``)."""
+
+    def __init__(self, lm: TransformersLM, problem: Problem, head: Head, agent: AgentConfig, agent_index: int,
+                 settings: DecodeSettings, *, pool=None, cancel: threading.Event | None = None,
+                 on_line: Callable[[LineRecord], None] | None = None):
+        self.lm, self.problem, self.head, self.agent = lm, problem, head, agent
+        self.agent_index, self.settings, self.pool = agent_index, settings, pool
+        self.cancel = cancel or threading.Event()
+        self.on_line = on_line
+        self.mask = PlausibilityMask(settings.plausibility_alpha, settings.plausibility_top_k)
+
+    # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
+    def explore(self, sol_ids: list[int], sol_cache, prefix: str, line_index: int) -> list[CandidateRecord]:
+        a, st = self.agent, self.settings
+        rows = self.lm.sample(sol_ids, sol_cache, n=a.s, temperature=a.t, top_p=st.top_p, lines=a.d,
+                              max_new_tokens=a.d * st.candidate_tokens_per_line,
+                              seed=line_seed(st.seed, self.problem.task_id, a, line_index))
+        cands, seen = [], {}
+        for j, row in enumerate(rows):
+            raw = self.lm.decode(row)
+            raw = "\n".join(raw.split("\n")[: a.d]) + ("\n" if raw.count("\n") >= a.d else "")
+            exe = extract_executable(prefix + raw.split(FENCE, 1)[0])
+            dup = seen.get(exe) if exe is not None else None
+            if exe is not None and dup is None:
+                seen[exe] = j
+            cands.append(CandidateRecord(index=j, raw_text=raw, executable=exe, duplicate_of=dup))
+        return cands
+
+    def execute(self, cands: list[CandidateRecord]) -> None:
+        p = self.problem
+        jobs = [(c, k, t) for c in cands if c.executable is not None and c.duplicate_of is None
+                for k, t in enumerate(p.visible_tests)]
+
+        def run(job):
+            c, k, test = job
+            r = run_traced(c.executable, test, function_name=p.function_name, setup_code=p.setup_code,
+                           timeout_s=self.settings.exec_timeout_s, pool=self.pool)
+            return c, ExecutionRecord(candidate_index=c.index, test_index=k, status=r.status, error=r.error,
+                                      trace_text="", trace=r.trace, duration_s=r.duration_s)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.exec_workers)) as ex:
+            for c, rec in ex.map(run, jobs):
+                c.executions.append(rec)
+        from .tracing import render_trace
+
+        for c in cands:
+            for e in c.executions:
+                e.trace_text = render_trace(e.trace) if e.trace else ""
+
+    def build_signal(self, sol_ids: list[int], sol_cache, prefix: str, line_index: int,
+                     timings: dict[str, float]) -> tuple[list[CandidateRecord], str]:
+        """Steps 1-4 for one line: the candidates and the signal block ("" = no guidance)."""
+        if self.agent.gamma == 0 or not self.problem.visible_tests:
+            return [], ""
+        t0 = time.perf_counter()
+        cands = self.explore(sol_ids, sol_cache, prefix, line_index)
+        timings["sample_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.execute(cands)
+        timings["execute_s"] = time.perf_counter() - t0
+        return cands, render_signal(cands, self.problem.visible_tests, max_chars=self.settings.signal_max_chars)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self) -> AttemptRecord:
+        lm, st, a, h = self.lm, self.settings, self.agent, self.head
+        t_start = time.perf_counter()
+        totals = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
+        t0 = time.perf_counter()
+        logits_u, sol_cache = lm.prefill(h.tail_ids, lm.fork(h.head_cache))
+        totals["prefill_s"] += time.perf_counter() - t0
+        sol_ids = h.head_ids + h.tail_ids  # p_sol so far (prompt + code)
+        code_ids: list[int] = []
+        lines: list[LineRecord] = []
+        stop_reason, code = "", ""
+        while not stop_reason:
+            if self.cancel.is_set():
+                stop_reason = "cancelled"
+                break
+            line_index = len(lines)
+            prefix = lm.decode(code_ids)
+            timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
+            cands, signal = self.build_signal(sol_ids, sol_cache, prefix, line_index, timings)
+            guided = bool(signal) and a.gamma != 0
+            pair = None
+            logits_c = None
+            if guided:  # p_dyn = head + signal + tail + code so far, on a copy of the head cache
+                t0 = time.perf_counter()
+                logits_c, dyn_cache = lm.prefill(lm.encode(signal) + h.tail_ids + code_ids, lm.fork(h.head_cache))
+                if st.batch_streams:
+                    pair = lm.pair(sol_cache, dyn_cache)
+                timings["prefill_s"] = time.perf_counter() - t0
+            # step 5: write the line, one guided token at a time
+            t0 = time.perf_counter()
+            tokens: list[TokenDecision] = []
+            line_start = len(code_ids)
+            while True:
+                if self.cancel.is_set():
+                    stop_reason = "cancelled"
+                    break
+                tok, decision = self.choose(logits_u, logits_c, len(code_ids), guided)
+                tokens.append(decision)
+                if tok in lm.eos_ids:
+                    stop_reason = "eos"
+                    break
+                code_ids.append(tok)
+                sol_ids.append(tok)
+                text = lm.decode(code_ids)
+                done = finished_function(text, self.problem)
+                if done:
+                    code, stop_reason = done
+                    break
+                if len(code_ids) >= st.max_new_tokens:
+                    stop_reason = "token_cap"
+                    break
+                if pair is not None:
+                    logits_u, logits_c = lm.pair_step(tok, pair)
+                else:
+                    logits_u = lm.step(tok, sol_cache)
+                    if guided:
+                        logits_c = lm.step(tok, dyn_cache)
+                if "\n" in decision.token_text:
+                    break
+            if pair is not None:
+                sol_cache = lm.unpair_sol(pair)
+            timings["decode_s"] = time.perf_counter() - t0
+            line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
+                              chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings)
+            lines.append(line)
+            for k in totals:
+                totals[k] += timings[k]
+            if self.on_line:
+                self.on_line(line)
+            if not stop_reason and len(lines) >= st.max_lines:
+                stop_reason = "line_cap"
+        if not code:
+            code = lm.decode(code_ids).split(FENCE, 1)[0]
+        code = code.rstrip() + "\n" if code.strip() else ""
+        t0 = time.perf_counter()
+        visible = run_tests(code, self.problem.visible_tests, function_name=self.problem.function_name,
+                            setup_code=self.problem.setup_code, kind=self.problem.kind,
+                            timeout_s=st.test_timeout_s, pool=self.pool) if code else []
+        totals["test_s"] = time.perf_counter() - t0
+        totals["wall_s"] = time.perf_counter() - t_start
+        passed = bool(code) and stop_reason != "cancelled" and all(o.status == "passed" for o in visible)
+        return AttemptRecord(agent_index=self.agent_index, agent=a, code=code, stop_reason=stop_reason,
+                             lines=lines, visible=visible, passed_visible=passed, timings=totals)
+
+    def choose(self, logits_u: torch.Tensor, logits_c: torch.Tensor | None, position: int,
+               guided: bool) -> tuple[int, TokenDecision]:
+        """Pick the next token (argmax of the guided distribution) and record the decision."""
+        lu = torch.log_softmax(logits_u.float(), dim=-1)
+        lc = torch.log_softmax(logits_c.float(), dim=-1) if guided else lu
+        combined = cfg_logprobs(logits_u, logits_c, self.agent.gamma) if guided else lu
+        if guided:
+            combined = self.mask(lu, combined)
+        tok = int(combined.argmax())
+        k = self.settings.record_topk
+        decision = TokenDecision(
+            position=position, token_id=tok, token_text=self.lm.token_text(tok), gamma=self.agent.gamma,
+            logp_uncond=float(lu[tok]), logp_guided=float(lc[tok]), logp_combined=float(combined[tok]),
+            topk_uncond=topk_pairs(lu, k), topk_guided=topk_pairs(lc, k) if guided else [],
+            topk_combined=topk_pairs(combined, k) if guided else [],
+            argmax_changed=tok != int(lu.argmax()),
+        )
+        return tok, decision

@@ -1,0 +1,177 @@
+"""Plain records handed between the stages of EG-CFG.
+
+Every stage takes and returns these dataclasses, so any stage can be re-run alone and the
+storage layer can persist them without knowing how they were produced.  Nothing here imports
+torch, prefect or duckdb.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+ProblemKind = Literal["function", "stdio"]
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test of a problem.
+
+    kind "function": ``source`` is a Python statement block (usually one ``assert f(x) == y``;
+    for HumanEval's hidden test it is the whole ``check`` program ending in ``check(f)``).
+    ``call`` is the bare invocation used for tracing (``f(x)``), or "" when none could be parsed.
+    kind "stdio": ``stdin`` is fed to the program and ``expected_stdout`` compared
+    (whitespace-normalised).
+    """
+
+    __test__ = False  # not a pytest class
+
+    source: str = ""
+    call: str = ""
+    stdin: str = ""
+    expected_stdout: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str  # e.g. "HumanEval/0", "Mbpp/11"
+    benchmark: str  # "humaneval", "humaneval-et", "mbpp", "mbpp-et", "codecontests"
+    description: str  # task text shown to the model (HumanEval: the prompt code)
+    function_name: str  # entry point; "" for stdio problems
+    visible_tests: tuple[TestCase, ...]
+    hidden_tests: tuple[TestCase, ...]
+    setup_code: str = ""  # prepended to every program run for this problem (imports etc.)
+    kind: ProblemKind = "function"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Problem":
+        d = dict(d)
+        d["visible_tests"] = tuple(TestCase(**t) for t in d["visible_tests"])
+        d["hidden_tests"] = tuple(TestCase(**t) for t in d["hidden_tests"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A dataset row that could not be turned into a Problem, with the reason."""
+
+    benchmark: str
+    row_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """One EG-CFG agent: temperature t, guidance scale gamma, s candidates of d lines."""
+
+    t: float = 0.7
+    gamma: float = 1.0
+    s: int = 3
+    d: int = 2
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.gamma == 0.0
+
+    @property
+    def name(self) -> str:
+        if self.is_baseline:
+            return "greedy"
+        return f"t{self.t:g}_g{self.gamma:g}_s{self.s}_d{self.d}"
+
+
+@dataclass
+class ExecutionRecord:
+    """One executable candidate run against one visible test (inside the sandbox)."""
+
+    candidate_index: int
+    test_index: int
+    status: str  # "passed", "failed", "error", "timeout", "memory", "killed"
+    error: str  # "" or "ExcType: message"
+    trace_text: str  # bounded, deterministic rendering
+    trace: dict[str, Any]  # structured trace (JSON-serialisable)
+    duration_s: float
+
+
+@dataclass
+class CandidateRecord:
+    index: int
+    raw_text: str  # the sampled continuation (d lines)
+    executable: str | None  # extract_executable(prefix + raw_text); None when nothing runs
+    duplicate_of: int | None = None  # index of an earlier candidate with the same executable
+    executions: list[ExecutionRecord] = field(default_factory=list)
+
+
+@dataclass
+class TokenDecision:
+    """One generated token and what each distribution thought of it."""
+
+    position: int  # index of the token in the attempt's generated code
+    token_id: int
+    token_text: str
+    gamma: float
+    logp_uncond: float  # log M(w | p_sol) of the chosen token
+    logp_guided: float  # log M(w | p_dyn) (== logp_uncond when the line has no signal)
+    logp_combined: float  # the CFG distribution actually decoded from
+    topk_uncond: list[tuple[int, float]]
+    topk_guided: list[tuple[int, float]]
+    topk_combined: list[tuple[int, float]]
+    argmax_changed: bool  # guidance picked a token other than the unguided argmax
+
+
+@dataclass
+class LineRecord:
+    line_index: int
+    prefix: str  # the code before this line
+    signal_text: str  # the signal block used for this line ("" = no guidance)
+    candidates: list[CandidateRecord]
+    chosen_text: str  # the line actually written (ends with "\n" unless the code stopped)
+    tokens: list[TokenDecision]
+    timings: dict[str, float]  # sample_s, execute_s, prefill_s, decode_s
+
+
+@dataclass
+class TestOutcome:
+    test_index: int
+    status: str  # "passed", "failed", "error", "timeout", "memory", "killed"
+    error: str
+    duration_s: float
+
+
+@dataclass
+class AttemptRecord:
+    agent_index: int
+    agent: AgentConfig
+    code: str  # the final function (setup code not included)
+    stop_reason: str  # "fence", "eos", "dedent", "token_cap", "line_cap", "cancelled", "error"
+    lines: list[LineRecord]
+    visible: list[TestOutcome]
+    passed_visible: bool
+    timings: dict[str, float]
+    error: str = ""
+
+
+@dataclass
+class SolveRecord:
+    problem: Problem
+    attempts: list[AttemptRecord]
+    winner: int | None  # index into attempts of the first agent that passed all visible tests
+    final_index: int  # index into attempts of the final solution (winner, else best on visible)
+    solution: str
+    wall_s: float
+
+    @property
+    def final(self) -> AttemptRecord:
+        return self.attempts[self.final_index]
+
+
+@dataclass
+class EvaluationRecord:
+    """The final solution scored on the hidden tests (never used to choose anything)."""
+
+    task_id: str
+    benchmark: str
+    passed: bool
+    tests: list[TestOutcome]
