@@ -156,7 +156,7 @@ class TransformersLM:
         prefix is not re-encoded: the cache is copied, cropped by one token and repeated n times.
         """
         work = self.fork(cache)
-        work.crop(len(ids) - 1)
+        work.crop(-1)  # drop the last token: generate re-encodes it (negative = tokens to remove)
         work.batch_repeat_interleave(n)
         x = torch.tensor([list(ids)] * n, dtype=torch.long, device=self.device)
         stop = StoppingCriteriaList([LineBudget(self.tokenizer, len(ids), lines)])

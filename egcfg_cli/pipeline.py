@@ -1,0 +1,184 @@
+"""`egcfg sweep | status | query | export`: the pipeline side of the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .common import console, default_data_dir, fail, floats, ints
+
+DB_HELP = "DuckDB store file (one per worker/shard)"
+
+
+def _quiet_prefect():
+    """Quiet, offline Prefect with the flow heartbeat off (it costs ~1 s per sync flow)."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+
+
+def sweep_cmd(
+    config: Path = typer.Option(None, "--config", "-c", help="sweep config (TOML or YAML)"),
+    db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
+    benchmark: str = typer.Option(None, help="override data.benchmark"),
+    tasks: str = typer.Option(None, help="override data.tasks, e.g. 0-9, 11,12, first:20, all"),
+    model: str = typer.Option(None, help="override model.spec"),
+    data_dir: Path = typer.Option(None, help="benchmark data folder (default $EGCFG_DATA_DIR or ../shared/data)"),
+    t: str = typer.Option(None, help="override grid.t (comma-separated)"),
+    gamma: str = typer.Option(None, help="override grid.gamma"),
+    s: str = typer.Option(None, help="override grid.s"),
+    d: str = typer.Option(None, help="override grid.d"),
+    max_new_tokens: int = typer.Option(None, help="override decode.max_new_tokens"),
+    agent_workers: int = typer.Option(None, help="agents of one problem run concurrently"),
+    seed: int = typer.Option(None, help="override decode.seed"),
+):
+    """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
+    from egcfg_core.config import ConfigError, load_config
+    from egcfg_core.model import ModelUnavailableError
+    from egcfg_core.problems import DataUnavailableError
+
+    dd = data_dir or default_data_dir()
+    overrides = {"benchmark": benchmark, "tasks": tasks, "model": model,
+                 "data_dir": str(dd) if dd else None,
+                 "t": floats(t, "t") if t else None, "gamma": floats(gamma, "gamma") if gamma else None,
+                 "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
+                 "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed}
+    try:
+        cfg = load_config(config, overrides)
+    except ConfigError as e:
+        raise fail(f"bad config: {e}")
+    with _quiet_prefect():
+        from flows import progress
+        from flows.sweep import sweep_flow
+
+        state = {"passed": 0, "n": 0, "failed": 0}
+        bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                       console=console, transient=False)
+        job = {}
+
+        def on(event, info):
+            if event == "start":
+                console.print(f"run [bold]{info['run_id']}[/]: {info['total']} problems, {info['done']} already done")
+                job["id"] = bar.add_task(cfg.benchmark, total=info["total"], completed=info["done"], rate="")
+            elif event in ("done", "failed"):
+                state["n"] += 1
+                if event == "done":
+                    state["passed"] += info["passed"]
+                    mark = "[green]pass[/]" if info["passed"] else "[red]fail[/]"
+                    bar.console.print(f"  {info['task_id']}: hidden {mark}  ({info['wall_s']:.0f}s)")
+                else:
+                    state["failed"] += 1
+                    bar.console.print(f"  {info['task_id']}: [yellow]error[/] {info['error'][:120]}")
+                rate = f"pass {state['passed']}/{state['n']} this session"
+                bar.update(job["id"], advance=1, rate=rate)
+
+        stop = progress.listen(on)
+        try:
+            with bar:
+                result = sweep_flow(config=cfg, db=str(db))
+        except (ModelUnavailableError, DataUnavailableError) as e:
+            raise fail(str(e))
+        finally:
+            stop()
+    rate = f"{result['pass_rate']:.1%}" if result["pass_rate"] is not None else "n/a"
+    console.print(f"run {result['run_id']}: {result['done']} done, {result['failed']} failed, "
+                  f"hidden pass@1 {result['passed']}/{result['evaluated']} = {rate}  (store: {db})")
+
+
+def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP)):
+    """Runs in a store, with done/failed counts and pass rates."""
+    from storage.store import Store, StoreError
+
+    if not db.exists():
+        raise fail(f"no store at {db}")
+    try:
+        with Store(db, read_only=True) as store:
+            runs = store.list_runs()
+            table = Table(title=str(db))
+            for col in ("run", "benchmark", "model", "done", "failed", "hidden pass@1", "updated"):
+                table.add_column(col)
+            for r in runs:
+                st = store.run_status(r.run_id)
+                rate = f"{st.passed}/{st.evaluated} = {st.pass_rate:.1%}" if st.pass_rate is not None else "-"
+                table.add_row(r.run_id, str(r.config.get("benchmark", "?")), r.model[:40], str(r.done),
+                              str(r.failed), rate, r.updated_at.strftime("%Y-%m-%d %H:%M"))
+    except StoreError as e:
+        raise fail(str(e))
+    console.print(table)
+
+
+def query_cmd(
+    sql: str = typer.Argument(..., help="SQL over the store's tables (see docs/QUERIES.md)"),
+    db: list[Path] = typer.Option([Path("runs/egcfg.duckdb")], help="store file(s); several = shards, unioned"),
+    parquet: Path = typer.Option(None, help="query an `egcfg export` folder instead of a store"),
+    csv: bool = typer.Option(False, "--csv", help="CSV on stdout"),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines on stdout"),
+    limit: int = typer.Option(200, help="rows shown in the table view"),
+):
+    """Run SQL over a store (or several shards, or a Parquet export)."""
+    import duckdb
+
+    from storage.export import open_for_query, open_parquet, open_shards
+    from storage.store import StoreError, sql_to_arrow
+
+    try:
+        if parquet:
+            con = open_parquet(parquet)
+        elif len(db) > 1:
+            con = open_shards(db)
+        else:
+            con = open_for_query(db[0])
+        table = sql_to_arrow(con, sql)
+    except (duckdb.Error, StoreError, ValueError, FileNotFoundError) as e:
+        raise fail(str(e))
+    if csv:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, sys.stdout.buffer)
+        return
+    if as_json:
+        for row in table.to_pylist():
+            print(json.dumps(row, default=str))
+        return
+    out = Table(show_lines=False)
+    for name in table.column_names:
+        out.add_column(name)
+    for row in table.slice(0, limit).to_pylist():
+        out.add_row(*(_cell(v) for v in row.values()))
+    console.print(out)
+    if table.num_rows > limit:
+        console.print(f"[dim]{table.num_rows - limit} more rows (use --csv or --json for all)[/]")
+
+
+def _cell(v) -> str:
+    s = str(v) if v is not None else ""
+    return s if len(s) <= 120 else s[:117] + "..."
+
+
+def export_cmd(
+    out: Path = typer.Argument(..., help="output folder: one subfolder per table, hive-partitioned by run_id"),
+    db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
+    run: str = typer.Option(None, help="only this run id"),
+):
+    """Write the store to Parquet, partitioned by run."""
+    from storage.store import Store, StoreError
+
+    try:
+        with Store(db, read_only=True) as store:
+            counts = store.export_parquet(out, run_id=run)
+    except StoreError as e:
+        raise fail(str(e))
+    for table, n in counts.items():
+        console.print(f"{table:>18}: {n} rows")
+    console.print(f"exported to {out}")

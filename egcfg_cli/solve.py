@@ -1,0 +1,90 @@
+"""`egcfg solve`: watch EG-CFG write one function, line by line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from .common import console, default_data_dir, fail, floats, ints
+
+
+def solve_cmd(
+    benchmark: str = typer.Argument(..., help="humaneval | humaneval-et | mbpp | mbpp-et | codecontests"),
+    task_id: str = typer.Argument(..., help="e.g. HumanEval/0, Mbpp/11, or the bare number"),
+    model: str = typer.Option("default", help="'default' (offline Qwen2.5-Coder-0.5B), a local path or a hub id"),
+    data_dir: Path = typer.Option(None, help="benchmark data folder (default: $EGCFG_DATA_DIR or ../shared/data)"),
+    t: str = typer.Option("0.7,1.0", help="candidate temperatures"),
+    gamma: str = typer.Option("0.5,1,3", help="guidance scales (γ = 0 greedy always runs first)"),
+    s: str = typer.Option("3", help="candidates per line"),
+    d: str = typer.Option("2,3", help="lines per candidate"),
+    max_new_tokens: int = typer.Option(384, help="token cap per attempt"),
+    alpha: float = typer.Option(0.01, help="plausibility mask: keep tokens with p_uncond >= alpha * max"),
+    seed: int = typer.Option(0),
+):
+    """Solve one task with EG-CFG, streaming each line with its candidate counts."""
+    from egcfg_core.agents import agent_grid, solve
+    from egcfg_core.decoding import DecodeSettings
+    from egcfg_core.evaluation import evaluate
+    from egcfg_core.model import ModelUnavailableError, load_model
+    from egcfg_core.problems import load_problems, mbpp_fewshot
+    from egcfg_core.streams import TransformersLM
+
+    data_dir = data_dir or default_data_dir()
+    try:
+        loaded = load_problems(benchmark, data_dir=data_dir)
+    except Exception as e:  # DataUnavailableError, bad benchmark name
+        raise fail(str(e))
+    wanted = {task_id, task_id.split("/")[-1]}
+    matches = [p for p in loaded.problems if p.task_id in wanted or p.task_id.split("/")[-1] in wanted]
+    if not matches:
+        raise fail(f"no task {task_id!r} in {benchmark} ({len(loaded.problems)} tasks loaded)")
+    problem = matches[0]
+    try:
+        grid = agent_grid(floats(t, "t"), floats(gamma, "gamma"), ints(s, "s"), ints(d, "d"))
+        settings = DecodeSettings(max_new_tokens=max_new_tokens, plausibility_alpha=alpha, seed=seed)
+    except ValueError as e:
+        raise fail(str(e))
+    try:
+        with console.status(f"loading model {model!r} ..."):
+            lm_loaded = load_model(model)
+    except ModelUnavailableError as e:
+        raise fail(str(e))
+    lm = TransformersLM(lm_loaded.model, lm_loaded.tokenizer, name=lm_loaded.name)
+    fewshot = None
+    if data_dir is not None:
+        try:
+            fewshot = mbpp_fewshot(data_dir)
+        except Exception:
+            fewshot = None
+
+    console.rule(f"[bold]{problem.task_id}[/] ({problem.benchmark}) — {len(problem.visible_tests)} visible tests")
+    console.print(problem.description.strip()[:800])
+    for tc in problem.visible_tests:
+        console.print(f"  [dim]visible:[/] {tc.source.strip() or tc.stdin[:60]}")
+
+    def on_line(i: int, line) -> None:
+        agent = grid[i]
+        ran = [c for c in line.candidates if c.executable is not None and c.duplicate_of is None]
+        failed = sum(1 for c in ran if any(e.status != "passed" for e in c.executions))
+        flips = sum(dd.argmax_changed for dd in line.tokens)
+        info = f"{len(ran)} ran, {failed} failed, {flips} flipped" if agent.gamma else "greedy"
+        console.print(f"[cyan]{agent.name:>18}[/] [dim]{info:>26} |[/] {line.chosen_text.rstrip(chr(10))}")
+
+    def on_attempt(rec) -> None:
+        verdict = "[green]passes visible tests[/]" if rec.passed_visible else "[red]fails visible tests[/]"
+        console.print(f"[bold]{rec.agent.name}[/]: {verdict} ({rec.stop_reason}, {rec.timings.get('wall_s', 0):.1f}s)")
+
+    result = solve(problem, lm, grid, settings=settings, fewshot=fewshot, on_line=on_line, on_attempt=on_attempt)
+    final = result.final
+    console.rule("final solution")
+    console.print(Syntax(result.solution or "# (empty)", "python"))
+    ev = evaluate(problem, result.solution)
+    table = Table(title=f"{problem.task_id}: agent {final.agent.name}" + (" (winner)" if result.winner is not None else " (no agent passed; best on visible tests)"))
+    table.add_column("tests")
+    table.add_column("passed", justify="right")
+    table.add_row("visible", f"{sum(o.status == 'passed' for o in final.visible)}/{len(final.visible)}")
+    table.add_row("hidden", f"{sum(o.status == 'passed' for o in ev.tests)}/{len(ev.tests)}")
+    console.print(table)
+    console.print(f"hidden tests: {'[green]PASS[/]' if ev.passed else '[red]FAIL[/]'}   wall {result.wall_s:.1f}s")

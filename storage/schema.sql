@@ -1,0 +1,160 @@
+-- egcfg DuckDB schema. Applied on every open; every statement is idempotent.
+-- Keys: run_id = config_hash(run config); task_id = Problem.task_id; agent_index, line_index,
+-- candidate_index, test_index, position as in egcfg_core.records. Times are UTC.
+-- Bump the version below (and storage.store.SCHEMA_VERSION) on any incompatible change.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    applied_at  TIMESTAMP DEFAULT current_timestamp
+);
+INSERT INTO schema_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+
+-- One row per run (one configuration of the whole sweep).
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        VARCHAR PRIMARY KEY,
+    config        JSON NOT NULL,              -- canonical JSON of the config that run_id hashes
+    model         VARCHAR NOT NULL,
+    code_version  VARCHAR NOT NULL,           -- git sha when available
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    timings       MAP(VARCHAR, DOUBLE)        -- run-level timings (model_load_s, ...)
+);
+
+-- One row per problem of a run. status = 'done' with done_at set is the done-marker: it is
+-- committed in the same transaction as every other row of the problem.
+CREATE TABLE IF NOT EXISTS problems (
+    run_id        VARCHAR NOT NULL,
+    task_id       VARCHAR NOT NULL,
+    benchmark     VARCHAR NOT NULL,
+    problem       JSON,                       -- Problem.to_dict(); NULL for a failure without it
+    status        VARCHAR NOT NULL CHECK (status IN ('done', 'failed')),
+    done_at       TIMESTAMP,                  -- set iff status = 'done'
+    wall_s        DOUBLE,
+    error         VARCHAR NOT NULL DEFAULT '',
+    failures      INTEGER NOT NULL DEFAULT 0, -- how many times this problem failed so far
+    n_attempts    INTEGER,
+    updated_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, task_id)
+);
+
+-- One row per agent attempt.
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id          VARCHAR NOT NULL,
+    task_id         VARCHAR NOT NULL,
+    agent_index     INTEGER NOT NULL,
+    agent_name      VARCHAR NOT NULL,         -- AgentConfig.name ("greedy" for gamma = 0)
+    t               DOUBLE NOT NULL,
+    gamma           DOUBLE NOT NULL,
+    s               INTEGER NOT NULL,
+    d               INTEGER NOT NULL,
+    outcome         VARCHAR NOT NULL,         -- 'passed' | 'failed' | 'cancelled' | 'error'
+    stop_reason     VARCHAR NOT NULL,
+    passed_visible  BOOLEAN NOT NULL,
+    is_winner       BOOLEAN NOT NULL,         -- first agent to pass every visible test
+    is_final        BOOLEAN NOT NULL,         -- its code is the problem's solution
+    code            VARCHAR NOT NULL,
+    error           VARCHAR NOT NULL,
+    visible         STRUCT(test_index INTEGER, status VARCHAR, error VARCHAR, duration_s DOUBLE)[],
+    n_lines         INTEGER NOT NULL,
+    n_tokens        INTEGER NOT NULL,
+    timings         MAP(VARCHAR, DOUBLE),
+    PRIMARY KEY (run_id, task_id, agent_index)
+);
+
+-- One row per generated line.
+CREATE TABLE IF NOT EXISTS lines (
+    run_id        VARCHAR NOT NULL,
+    task_id       VARCHAR NOT NULL,
+    agent_index   INTEGER NOT NULL,
+    line_index    INTEGER NOT NULL,
+    prefix        VARCHAR NOT NULL,           -- the code before this line
+    signal_text   VARCHAR NOT NULL,           -- '' = no guidance for this line
+    chosen_text   VARCHAR NOT NULL,
+    n_candidates  INTEGER NOT NULL,
+    n_tokens      INTEGER NOT NULL,
+    timings       MAP(VARCHAR, DOUBLE),       -- sample_s, execute_s, prefill_s, decode_s
+    PRIMARY KEY (run_id, task_id, agent_index, line_index)
+);
+
+-- One row per sampled candidate continuation of a line.
+CREATE TABLE IF NOT EXISTS candidates (
+    run_id           VARCHAR NOT NULL,
+    task_id          VARCHAR NOT NULL,
+    agent_index      INTEGER NOT NULL,
+    line_index       INTEGER NOT NULL,
+    candidate_index  INTEGER NOT NULL,
+    raw_text         VARCHAR NOT NULL,
+    executable       VARCHAR,                 -- NULL when nothing runnable could be extracted
+    duplicate_of     INTEGER,                 -- earlier candidate with the same executable
+    PRIMARY KEY (run_id, task_id, agent_index, line_index, candidate_index)
+);
+
+-- One row per (candidate x visible test) run in the sandbox.
+CREATE TABLE IF NOT EXISTS executions (
+    run_id           VARCHAR NOT NULL,
+    task_id          VARCHAR NOT NULL,
+    agent_index      INTEGER NOT NULL,
+    line_index       INTEGER NOT NULL,
+    candidate_index  INTEGER NOT NULL,
+    test_index       INTEGER NOT NULL,
+    status           VARCHAR NOT NULL,        -- passed | failed | error | timeout | memory | killed
+    error            VARCHAR NOT NULL,        -- '' or 'ExcType: message'
+    trace_text       VARCHAR NOT NULL,
+    trace            JSON,
+    duration_s       DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, task_id, agent_index, line_index, candidate_index, test_index)
+);
+
+-- One row per generated token. position counts tokens across the whole attempt.
+CREATE TABLE IF NOT EXISTS token_decisions (
+    run_id          VARCHAR NOT NULL,
+    task_id         VARCHAR NOT NULL,
+    agent_index     INTEGER NOT NULL,
+    position        INTEGER NOT NULL,
+    line_index      INTEGER NOT NULL,
+    token_id        INTEGER NOT NULL,
+    token_text      VARCHAR NOT NULL,
+    gamma           DOUBLE NOT NULL,
+    logp_uncond     DOUBLE NOT NULL,          -- log M(w | p_sol) of the chosen token
+    logp_guided     DOUBLE NOT NULL,          -- log M(w | p_dyn)
+    logp_combined   DOUBLE NOT NULL,          -- the distribution actually decoded from
+    topk_uncond     STRUCT(id INTEGER, logp FLOAT)[],
+    topk_guided     STRUCT(id INTEGER, logp FLOAT)[],
+    topk_combined   STRUCT(id INTEGER, logp FLOAT)[],
+    argmax_changed  BOOLEAN NOT NULL,
+    PRIMARY KEY (run_id, task_id, agent_index, position)
+);
+
+-- The final solution of each done problem.
+CREATE TABLE IF NOT EXISTS solutions (
+    run_id              VARCHAR NOT NULL,
+    task_id             VARCHAR NOT NULL,
+    code                VARCHAR NOT NULL,
+    agent_index         INTEGER NOT NULL,     -- the attempt whose code this is
+    is_winner           BOOLEAN NOT NULL,     -- that attempt passed every visible test
+    winner_agent_index  INTEGER,              -- NULL when no agent passed the visible tests
+    any_passed_visible  BOOLEAN NOT NULL,     -- oracle figure: some attempt passed visible
+    passed_hidden       BOOLEAN,              -- NULL until evaluated
+    PRIMARY KEY (run_id, task_id)
+);
+
+-- The final solution scored on each hidden test (never used to choose anything).
+CREATE TABLE IF NOT EXISTS evaluations (
+    run_id      VARCHAR NOT NULL,
+    task_id     VARCHAR NOT NULL,
+    test_index  INTEGER NOT NULL,
+    status      VARCHAR NOT NULL,
+    error       VARCHAR NOT NULL,
+    duration_s  DOUBLE NOT NULL,
+    passed      BOOLEAN NOT NULL,             -- problem-level: the solution passed them all
+    PRIMARY KEY (run_id, task_id, test_index)
+);
+
+-- Dataset rows that could not become a Problem.
+CREATE TABLE IF NOT EXISTS skipped_rows (
+    run_id     VARCHAR NOT NULL,
+    benchmark  VARCHAR NOT NULL,
+    row_id     VARCHAR NOT NULL,
+    reason     VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, benchmark, row_id)
+);

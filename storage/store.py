@@ -1,0 +1,459 @@
+"""The DuckDB store: the single writer, and the queries that resume a run.
+
+One process owns one DuckDB file (``Store(path)``); Prefect tasks running in threads of that
+process hand it finished records, and every public method holds one lock, so calls from several
+threads are serialised on one connection.  Other processes write their own shard files
+(see ``storage.export.open_shards``).
+
+A problem is stored by ``write_problem`` in ONE transaction together with its done-marker
+(``problems.status = 'done'``), so a crash or SIGKILL leaves complete problems or nothing:
+resuming is ``done_task_ids(run_id)`` and skipping those.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from egcfg_core.records import EvaluationRecord, Problem, SkippedRow, SolveRecord
+from storage import rows
+
+SCHEMA_VERSION = 1
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+TABLES = (
+    "runs", "problems", "attempts", "lines", "candidates", "executions",
+    "token_decisions", "solutions", "evaluations", "skipped_rows",
+)
+# Tables holding rows of one problem, keyed by (run_id, task_id, ...).
+PROBLEM_TABLES = (
+    "attempts", "lines", "candidates", "executions", "token_decisions", "solutions",
+    "evaluations", "problems",
+)
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class StoreError(RuntimeError):
+    """Anything the store refuses or cannot do; the message says what and why."""
+
+
+class StoreReadOnlyError(StoreError):
+    """A write was attempted on a store opened read-only or on a read-only file."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the DuckDB file (DuckDB allows one writing process per file)."""
+
+
+class RunConfigMismatch(StoreError):
+    """ensure_run was given a run_id that is already stored with a different config."""
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run_id: str
+    total: int  # problems recorded (done + failed)
+    done: int
+    failed: int
+    evaluated: int  # done problems whose final solution was scored on hidden tests
+    passed: int  # of those, passed
+    pass_rate: float | None  # passed / evaluated, None before any evaluation
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    model: str
+    code_version: str
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    done: int
+    failed: int
+
+
+def canonical_json(config: dict[str, Any]) -> str:
+    """Stable JSON of a config: sorted keys, no spaces. Raises ValueError if not JSON."""
+    if not isinstance(config, dict):
+        raise ValueError(f"a run config must be a dict, got {type(config).__name__}")
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"run config is not JSON-serialisable: {exc}") from exc
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """The run id of a config: first 12 hex digits of sha256 of its canonical JSON.
+
+    Note 1 and 1.0 are different JSON, so keep config values typed consistently.
+    """
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()[:12]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def first(result: duckdb.DuckDBPyConnection) -> tuple | None:
+    """The first row of a result, or None; reads the result to its end, because DuckDB
+    refuses some work on a connection (register) while a result is half-read."""
+    fetched = result.fetchall()
+    return fetched[0] if fetched else None
+
+
+def sql_to_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Table:
+    """Run SQL and return its result as an Arrow table (empty for a statement without one)."""
+    rel = con.sql(sql, params=params)
+    if rel is None:
+        return pa.table({})
+    # The method's name changed across DuckDB versions (arrow -> to_arrow_table).
+    fetch = getattr(rel, "to_arrow_table", None) or getattr(rel, "arrow")
+    return fetch()
+
+
+def translate_open_error(path: Path, exc: Exception, read_only: bool) -> StoreError:
+    msg = str(exc)
+    low = msg.lower()
+    if "lock" in low:
+        return StoreLockedError(
+            f"{path} is open in another process (DuckDB allows one process per file while it "
+            f"writes). Query a Parquet export instead (Store.export_parquet / `egcfg export`), "
+            f"give each worker its own shard file, or wait until that process ends. [{msg}]")
+    if "permission denied" in low or "read-only file system" in low:
+        hint = "" if read_only else " Open it with read_only=True to query it."
+        return StoreReadOnlyError(f"cannot open {path} for writing: {msg}.{hint}")
+    if read_only and not path.exists():
+        return StoreError(f"no store at {path} (nothing to open read-only)")
+    return StoreError(f"cannot open store {path}: {msg}")
+
+
+class Store:
+    """One DuckDB file of egcfg results. ``Store(path)`` creates it (and its folder) if needed.
+
+    ``read_only=True`` opens an existing store for queries; every write then raises
+    StoreReadOnlyError.  Use as a context manager or call ``close()``.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._registered: list[str] = []  # Arrow tables registered in the open transaction
+        self._known_runs: set[str] = set()
+        if not read_only:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreReadOnlyError(f"cannot create the folder of {self.path}: {exc}") from exc
+        elif not self.path.exists():
+            raise StoreError(f"no store at {self.path} (nothing to open read-only)")
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise translate_open_error(self.path, exc, read_only) from exc
+        try:
+            self._apply_schema()
+        except BaseException:
+            self._con.close()
+            raise
+
+    # ---------------------------------------------------------------- lifecycle
+    def _apply_schema(self) -> None:
+        if not self.read_only:
+            try:
+                self._con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot apply {SCHEMA_SQL.name} to {self.path}: {exc}") from exc
+        try:
+            (version,) = first(self._con.execute("SELECT max(version) FROM schema_version"))
+        except duckdb.CatalogException as exc:
+            raise StoreError(f"{self.path} is not an egcfg store (no schema_version table)") from exc
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}; this code reads version "
+                f"{SCHEMA_VERSION}. Use a matching egcfg version or a new store file.")
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r}, read_only={self.read_only})"
+
+    # ---------------------------------------------------------------- write plumbing
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN ... COMMIT under the lock; on any error ROLLBACK and raise a StoreError."""
+        if self.read_only:
+            raise StoreReadOnlyError(f"cannot write {what}: {self.path} was opened read-only")
+        with self._lock:
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield self._con
+                self._con.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self._con.execute("ROLLBACK")
+                    self._unregister(self._con)
+                except duckdb.Error:
+                    pass  # the transaction is already gone (e.g. a failed COMMIT)
+                self._registered.clear()
+                if isinstance(exc, (KeyboardInterrupt, SystemExit, StoreError)):
+                    raise
+                raise self._write_error(what, exc) from exc
+
+    def _write_error(self, what: str, exc: BaseException) -> StoreError:
+        base = f"writing {what} to {self.path} failed and was rolled back (nothing of it is stored)"
+        msg = f"{type(exc).__name__}: {exc}"
+        low = msg.lower()
+        if isinstance(exc, duckdb.ConstraintException):
+            return StoreError(f"{base}: duplicate or invalid key: {msg}")
+        if "read-only" in low or "read only" in low or "permission denied" in low:
+            return StoreReadOnlyError(f"{base}: the store is read-only: {msg}")
+        if isinstance(exc, (duckdb.IOException, duckdb.FatalException, OSError)) or "space" in low:
+            return StoreError(
+                f"{base}: I/O error (disk full? file removed?): {msg}. Problems committed "
+                f"earlier are intact; free space, reopen the store and rerun to resume.")
+        return StoreError(f"{base}: {msg}")
+
+    def _insert(self, con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+        """INSERT an Arrow table (zero-copy scan of the registered table, no executemany)."""
+        if data.num_rows == 0:
+            return
+        self._register(con, f"_egcfg_in_{table}", data)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _egcfg_in_{table}")
+        self._unregister(con)
+
+    def _register(self, con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
+        con.register(name, data)
+        self._registered.append(name)
+
+    def _unregister(self, con: duckdb.DuckDBPyConnection) -> None:
+        # An aborted transaction refuses even this: _transaction retries after ROLLBACK.
+        while self._registered:
+            con.unregister(self._registered[-1])
+            self._registered.pop()
+
+    def _require_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        if run_id in self._known_runs:  # runs are never deleted through the store
+            return
+        if first(con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id])) is None:
+            raise StoreError(f"unknown run_id {run_id!r} in {self.path}: call ensure_run first")
+        self._known_runs.add(run_id)
+
+    def _touch_run(self, con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> None:
+        con.execute("UPDATE runs SET updated_at = ? WHERE run_id = ?", [now, run_id])
+
+    # ---------------------------------------------------------------- writes
+    def ensure_run(
+        self, run_id: str, config: dict[str, Any], model: str, code_version: str
+    ) -> str:
+        """Create the run if new; if it exists its config must be the same. Returns run_id.
+
+        A different ``code_version`` on resume is allowed (the first one is kept).
+        """
+        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+            raise ValueError(
+                f"run_id {run_id!r} must be 1-128 characters of letters, digits, '_', '.', '-' "
+                f"(it names a Parquet partition folder); config_hash(config) gives one")
+        cfg = canonical_json(config)
+        with self._lock:
+            row = first(self._con.execute(
+                "SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
+            if row is not None:
+                if canonical_json(json.loads(row[0])) != cfg:
+                    raise RunConfigMismatch(
+                        f"run {run_id!r} already exists in {self.path} with a different config "
+                        f"(stored {row[0]}, given {cfg}); use config_hash(config) as the run id "
+                        f"or a new run id")
+                return run_id
+            now = _utcnow()
+            with self._transaction(f"run {run_id}") as con:
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, MAP {})",
+                    [run_id, cfg, str(model), str(code_version), now, now])
+        return run_id
+
+    def set_run_timings(self, run_id: str, timings: dict[str, float]) -> None:
+        """Merge run-level timings (e.g. model_load_s, total_s) into runs.timings."""
+        items = rows._timings(timings, f"run {run_id}")
+        with self._transaction(f"timings of run {run_id}") as con:
+            self._require_run(con, run_id)
+            (old,) = first(con.execute(
+                "SELECT timings FROM runs WHERE run_id = ?", [run_id]))
+            merged = dict(old or {})
+            merged.update(items)
+            con.execute(
+                "UPDATE runs SET timings = map_from_entries(?::STRUCT(k VARCHAR, v DOUBLE)[]), "
+                "updated_at = ? WHERE run_id = ?",
+                [[{"k": k, "v": v} for k, v in merged.items()], _utcnow(), run_id])
+
+    def write_problem(
+        self,
+        run_id: str,
+        solve: SolveRecord,
+        evaluation: EvaluationRecord | None = None,
+        *,
+        wall_s: float,
+    ) -> None:
+        """Store every row of one solved problem and its done-marker in ONE transaction.
+
+        Rows this run already holds for the problem (a failure, or an earlier result being
+        redone) are deleted in the same transaction, so keys are never duplicated.  On any
+        error nothing of this problem changes and a StoreError is raised.
+        """
+        rows.check_solve(solve, evaluation)
+        task_id = solve.problem.task_id
+        with self._transaction(f"problem {task_id} of run {run_id}") as con:
+            self._require_run(con, run_id)
+            self._delete_problem(con, run_id, task_id)
+            now = _utcnow()
+            # Built and inserted table by table: a failure midway is rolled back.
+            self._insert(con, "problems", rows.problems_table(run_id, solve, wall_s=wall_s, now=now))
+            self._insert(con, "attempts", rows.attempts_table(run_id, solve))
+            self._insert(con, "lines", rows.lines_table(run_id, solve))
+            self._insert(con, "candidates", rows.candidates_table(run_id, solve))
+            self._insert(con, "executions", rows.executions_table(run_id, solve))
+            self._insert(con, "token_decisions", rows.token_decisions_table(run_id, solve))
+            self._insert(con, "solutions", rows.solutions_table(run_id, solve, evaluation))
+            if evaluation is not None:
+                self._insert(con, "evaluations", rows.evaluations_table(run_id, evaluation))
+            self._touch_run(con, run_id, now)
+
+    def _delete_problem(self, con: duckdb.DuckDBPyConnection, run_id: str, task_id: str) -> None:
+        # Child rows are only ever committed together with a problems row, so a problem
+        # without one has nothing to delete (and the primary keys would catch it anyway).
+        if first(con.execute("SELECT 1 FROM problems WHERE run_id = ? AND task_id = ?",
+                       [run_id, task_id])) is None:
+            return
+        for table in PROBLEM_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE run_id = ? AND task_id = ?", [run_id, task_id])
+
+    def write_evaluation(self, run_id: str, evaluation: EvaluationRecord) -> None:
+        """(Re)score the stored final solution of a done problem on its hidden tests."""
+        tid = evaluation.task_id
+        with self._transaction(f"evaluation of {tid} in run {run_id}") as con:
+            if first(con.execute("SELECT 1 FROM solutions WHERE run_id = ? AND task_id = ?",
+                           [run_id, tid])) is None:
+                raise StoreError(f"run {run_id!r} has no stored solution for {tid!r} to evaluate")
+            con.execute("DELETE FROM evaluations WHERE run_id = ? AND task_id = ?", [run_id, tid])
+            self._insert(con, "evaluations", rows.evaluations_table(run_id, evaluation))
+            con.execute("UPDATE solutions SET passed_hidden = ? WHERE run_id = ? AND task_id = ?",
+                        [bool(evaluation.passed), run_id, tid])
+            self._touch_run(con, run_id, _utcnow())
+
+    def record_failure(
+        self,
+        run_id: str,
+        task_id: str,
+        benchmark: str,
+        error: str,
+        problem: Problem | None = None,
+    ) -> None:
+        """Record that a problem failed (status 'failed'); a later rerun retries it.
+
+        Refuses (StoreError) to overwrite a problem that is already done in this run.
+        """
+        with self._transaction(f"failure of {task_id} in run {run_id}") as con:
+            self._require_run(con, run_id)
+            row = first(con.execute("SELECT status, failures FROM problems WHERE run_id = ? AND "
+                              "task_id = ?", [run_id, task_id]))
+            if row is not None and row[0] == "done":
+                raise StoreError(f"{task_id!r} is already done in run {run_id!r}; not marking it "
+                                 f"failed (delete or redo it with write_problem instead)")
+            failures = (row[1] if row else 0) + 1
+            con.execute("DELETE FROM problems WHERE run_id = ? AND task_id = ?", [run_id, task_id])
+            now = _utcnow()
+            con.execute(
+                "INSERT INTO problems (run_id, task_id, benchmark, problem, status, done_at, "
+                "wall_s, error, failures, n_attempts, updated_at) "
+                "VALUES (?, ?, ?, ?, 'failed', NULL, NULL, ?, ?, NULL, ?)",
+                [run_id, task_id, benchmark,
+                 None if problem is None else rows._json(problem.to_dict(), f"problem {task_id}"),
+                 str(error), failures, now])
+            self._touch_run(con, run_id, now)
+
+    def record_skipped(self, run_id: str, skipped: Iterable[SkippedRow]) -> None:
+        """Store dataset rows that could not become problems (replacing earlier reasons)."""
+        data = rows.skipped_rows_table(run_id, skipped)
+        with self._transaction(f"skipped rows of run {run_id}") as con:
+            self._require_run(con, run_id)
+            self._register(con, "_egcfg_skipped", data)
+            con.execute("DELETE FROM skipped_rows WHERE run_id = ? AND (benchmark, row_id) "
+                        "IN (SELECT (benchmark, row_id) FROM _egcfg_skipped)", [run_id])
+            self._unregister(con)
+            self._insert(con, "skipped_rows", data)
+
+    # ---------------------------------------------------------------- reads
+    def done_task_ids(self, run_id: str) -> set[str]:
+        """Task ids this run has finished (skip these on resume; failed ones are retried)."""
+        return self._task_ids(run_id, "done")
+
+    def failed_task_ids(self, run_id: str) -> set[str]:
+        return self._task_ids(run_id, "failed")
+
+    def _task_ids(self, run_id: str, status: str) -> set[str]:
+        with self._lock:
+            res = self._con.execute(
+                "SELECT task_id FROM problems WHERE run_id = ? AND status = ?", [run_id, status])
+            return {r[0] for r in res.fetchall()}
+
+    def run_status(self, run_id: str) -> RunStatus:
+        with self._lock:
+            self._require_run(self._con, run_id)
+            total, done, failed = first(self._con.execute(
+                "SELECT count(*), count(*) FILTER (status = 'done'), "
+                "count(*) FILTER (status = 'failed') FROM problems WHERE run_id = ?",
+                [run_id]))
+            evaluated, passed = first(self._con.execute(
+                "SELECT count(passed_hidden), count(*) FILTER (passed_hidden) FROM solutions "
+                "WHERE run_id = ?", [run_id]))
+        return RunStatus(run_id, total, done, failed, evaluated, passed,
+                         passed / evaluated if evaluated else None)
+
+    def list_runs(self) -> list[RunInfo]:
+        with self._lock:
+            res = self._con.execute(
+                "SELECT r.run_id, r.model, r.code_version, r.config::VARCHAR, r.created_at, "
+                "r.updated_at, count(p.task_id) FILTER (p.status = 'done'), "
+                "count(p.task_id) FILTER (p.status = 'failed') "
+                "FROM runs r LEFT JOIN problems p USING (run_id) "
+                "GROUP BY ALL ORDER BY r.created_at, r.run_id").fetchall()
+        return [RunInfo(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in res]
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
+        """Run a read query and return an Arrow table (``.to_pylist()``, ``.to_pandas()``)."""
+        with self._lock:
+            try:
+                return sql_to_arrow(self._con, sql, params)
+            except duckdb.Error as exc:
+                if self.read_only and "read-only" in str(exc).lower():
+                    raise StoreReadOnlyError(f"{self.path} was opened read-only: {exc}") from exc
+                raise
+
+    def export_parquet(self, out_dir: str | Path, run_id: str | None = None) -> dict[str, int]:
+        """Export every table as ``out_dir/<table>/run_id=<id>/*.parquet``; rows per table.
+
+        Re-exporting a run replaces that run's partitions and leaves other runs' alone.
+        """
+        from storage.export import export_connection
+
+        with self._lock:
+            if run_id is not None:
+                self._require_run(self._con, run_id)
+            return export_connection(self._con, out_dir, run_id=run_id)

@@ -1,0 +1,31 @@
+import time
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from egcfg_core.decoding import Attempt
+from egcfg_core.prompts import render_signal
+
+from .execute import execute_task
+from .explore import explore_task
+
+
+class PipelineAttempt(Attempt):
+    """An attempt whose per-line exploration and execution run as Prefect tasks."""
+
+    def build_signal(self, sol_ids, sol_cache, prefix, line_index, timings):
+        if self.agent.gamma == 0 or not self.problem.visible_tests:
+            return [], ""
+        t0 = time.perf_counter()
+        cands = explore_task(self, sol_ids, sol_cache, prefix, line_index)
+        timings["sample_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cands = execute_task(self, cands)
+        timings["execute_s"] = time.perf_counter() - t0
+        return cands, render_signal(cands, self.problem.visible_tests, max_chars=self.settings.signal_max_chars)
+
+
+@task(name="guided-decoding", cache_policy=NO_CACHE)
+def run_agent_task(problem, lm, head, agent, agent_index, settings, pool=None, cancel=None):
+    """Step 4-5 for one agent: the line-by-line EG-CFG loop, returning its AttemptRecord."""
+    return PipelineAttempt(lm, problem, head, agent, agent_index, settings, pool=pool, cancel=cancel).run()

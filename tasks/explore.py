@@ -1,0 +1,8 @@
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+
+@task(name="explore-candidates", cache_policy=NO_CACHE, retries=1)
+def explore_task(attempt, sol_ids, sol_cache, prefix, line_index):
+    """Step 1-2: s candidate continuations of d lines, made executable and deduplicated."""
+    return attempt.explore(sol_ids, sol_cache, prefix, line_index)
