@@ -12,6 +12,13 @@ from .solve import solve_cmd
 os.environ.setdefault("DO_NOT_TRACK", "1")
 logging.basicConfig(level=os.environ.get("EGCFG_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
 
+try:  # the weight-loading progress bar is noise in a CLI that has its own
+    from transformers.utils import logging as _hf_logging
+
+    _hf_logging.disable_progress_bar()
+except ImportError:  # pragma: no cover
+    pass
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="EG-CFG: execution-guided line-by-line code generation, as a resumable pipeline.")
 app.command("solve")(solve_cmd)

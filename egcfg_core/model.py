@@ -375,21 +375,20 @@ def _load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(path))
 
 
-def _load_dir(path: Path, *, name: str, source: Source, dtype: str, device: str,
-              gguf_file: str | None = None) -> LoadedModel:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _load_dir(path: Path, *, name: str, source: Source, dtype: str, device: str) -> LoadedModel:
+    from transformers import AutoModelForCausalLM
 
     torch_dtype = _torch_dtype(dtype)
     t0 = time.perf_counter()
-    kwargs: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
-    tokenizer = _load_tokenizer(path) if not gguf_file else AutoTokenizer.from_pretrained(
-        str(path), **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype, **kwargs)
+    tokenizer = _load_tokenizer(path)
+    if not getattr(tokenizer, "chat_template", None):
+        logger.warning("tokenizer in %s has no chat template", path)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
     model.to(device)
     model.eval()
     logger.info("loaded %s from %s (%s) in %.1f s", name, path, source, time.perf_counter() - t0)
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, source=source,
-                       path=str(path / gguf_file if gguf_file else path), dtype=dtype, device=device)
+                       path=str(path), dtype=dtype, device=device)
 
 
 def _hub_offline() -> bool:
@@ -480,7 +479,7 @@ def load_model(
     """Load a causal LM + tokenizer.
 
     ``spec``: "default" / "qwen2.5-coder-0.5b" (see the module docstring), a local folder holding
-    a saved transformers model (or a local ``.gguf`` file), or a hub id ``org/name``.
+    a saved transformers model, or a hub id ``org/name``.
     Raises :class:`ModelUnavailableError` with a message naming what is missing.
     """
     _torch_dtype(dtype)  # validate early
@@ -496,11 +495,13 @@ def load_model(
 
     path = Path(spec).expanduser()
     if path.exists():
-        if path.is_file() and path.suffix == ".gguf":
-            return _load_dir(path.parent, name=path.stem, source="local-path", dtype=dtype,
-                             device=device, gguf_file=path.name)
         if not path.is_dir():
-            raise ModelUnavailableError(f"model path {path} is not a folder (or a .gguf file)")
+            raise ModelUnavailableError(
+                f"model path {path} is not a folder holding a saved transformers model"
+                + (" (a .gguf file must be converted first: load it with transformers' "
+                   "from_pretrained(folder, gguf_file=...) and save_plain_model)"
+                   if path.suffix == ".gguf" else "")
+            )
         if not (path / "config.json").is_file():
             raise ModelUnavailableError(
                 f"model path {path} is not a saved transformers model: it has no config.json"

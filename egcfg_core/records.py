@@ -134,6 +134,8 @@ class LineRecord:
 
 @dataclass
 class TestOutcome:
+    __test__ = False  # not a pytest class
+
     test_index: int
     status: str  # "passed", "failed", "error", "timeout", "memory", "killed"
     error: str

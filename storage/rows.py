@@ -8,7 +8,6 @@ built flat (offsets + values), which is what makes ~1e5+ decisions/s possible.
 from __future__ import annotations
 
 import json
-import math
 from itertools import accumulate, chain
 from typing import Any, Iterable
 
@@ -297,8 +296,6 @@ def check_solve(solve: SolveRecord, evaluation: EvaluationRecord | None) -> None
         raise RecordError(f"{tid}: final_index {solve.final_index} is not an attempt (0..{n - 1})")
     if solve.winner is not None and not 0 <= solve.winner < n:
         raise RecordError(f"{tid}: winner {solve.winner} is not an attempt (0..{n - 1})")
-    if not math.isfinite(float(solve.wall_s)):
-        raise RecordError(f"{tid}: wall_s must be finite, got {solve.wall_s!r}")
     if evaluation is not None and (evaluation.task_id != tid):
         raise RecordError(
             f"evaluation is for task {evaluation.task_id!r} but the solve record is for {tid!r}"

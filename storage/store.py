@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 from contextlib import contextmanager
@@ -317,30 +318,63 @@ class Store:
         redone) are deleted in the same transaction, so keys are never duplicated.  On any
         error nothing of this problem changes and a StoreError is raised.
         """
-        rows.check_solve(solve, evaluation)
-        task_id = solve.problem.task_id
-        with self._transaction(f"problem {task_id} of run {run_id}") as con:
+        self.write_problems(run_id, [(solve, evaluation, wall_s)])
+
+    def write_problems(
+        self,
+        run_id: str,
+        results: Iterable[tuple[SolveRecord, EvaluationRecord | None, float]],
+    ) -> None:
+        """``write_problem`` for several problems at once: one transaction, one INSERT per
+        table.  All are stored or none.  Faster for bulk imports; a sweep that wants every
+        finished problem safe at once calls ``write_problem`` per problem."""
+        results = list(results)
+        for solve, evaluation, wall_s in results:
+            rows.check_solve(solve, evaluation)
+            if not isinstance(wall_s, (int, float)) or not (math.isfinite(wall_s) and wall_s >= 0):
+                raise rows.RecordError(f"{solve.problem.task_id}: wall_s must be a number >= 0, "
+                                       f"got {wall_s!r}")
+        task_ids = [solve.problem.task_id for solve, _, _ in results]
+        if len(set(task_ids)) != len(task_ids):
+            raise rows.RecordError(f"the same task_id twice in one batch: {sorted(task_ids)}")
+        if not results:
+            return
+        what = (f"problem {task_ids[0]}" if len(task_ids) == 1
+                else f"{len(task_ids)} problems ({task_ids[0]} ...)") + f" of run {run_id}"
+        with self._transaction(what) as con:
             self._require_run(con, run_id)
-            self._delete_problem(con, run_id, task_id)
+            self._delete_problems(con, run_id, task_ids)
             now = _utcnow()
+
+            def put(table: str, build) -> None:
+                parts = [build(solve, evaluation, wall_s) for solve, evaluation, wall_s in results]
+                parts = [p for p in parts if p is not None]
+                if parts:
+                    self._insert(con, table, parts[0] if len(parts) == 1 else pa.concat_tables(parts))
+
             # Built and inserted table by table: a failure midway is rolled back.
-            self._insert(con, "problems", rows.problems_table(run_id, solve, wall_s=wall_s, now=now))
-            self._insert(con, "attempts", rows.attempts_table(run_id, solve))
-            self._insert(con, "lines", rows.lines_table(run_id, solve))
-            self._insert(con, "candidates", rows.candidates_table(run_id, solve))
-            self._insert(con, "executions", rows.executions_table(run_id, solve))
-            self._insert(con, "token_decisions", rows.token_decisions_table(run_id, solve))
-            self._insert(con, "solutions", rows.solutions_table(run_id, solve, evaluation))
-            if evaluation is not None:
-                self._insert(con, "evaluations", rows.evaluations_table(run_id, evaluation))
+            put("problems", lambda s, e, w: rows.problems_table(run_id, s, wall_s=w, now=now))
+            put("attempts", lambda s, e, w: rows.attempts_table(run_id, s))
+            put("lines", lambda s, e, w: rows.lines_table(run_id, s))
+            put("candidates", lambda s, e, w: rows.candidates_table(run_id, s))
+            put("executions", lambda s, e, w: rows.executions_table(run_id, s))
+            put("token_decisions", lambda s, e, w: rows.token_decisions_table(run_id, s))
+            put("solutions", lambda s, e, w: rows.solutions_table(run_id, s, e))
+            put("evaluations", lambda s, e, w: None if e is None else rows.evaluations_table(run_id, e))
             self._touch_run(con, run_id, now)
 
+    def _delete_problems(
+        self, con: duckdb.DuckDBPyConnection, run_id: str, task_ids: list[str]
+    ) -> None:
+        # Child rows are only ever committed together with a problems row, so only problems
+        # that have one can have rows to delete (and the primary keys would catch any other).
+        present = [r[0] for r in con.execute(
+            "SELECT task_id FROM problems WHERE run_id = ? AND list_contains(?, task_id)",
+            [run_id, task_ids]).fetchall()]
+        for task_id in present:
+            self._delete_problem(con, run_id, task_id)
+
     def _delete_problem(self, con: duckdb.DuckDBPyConnection, run_id: str, task_id: str) -> None:
-        # Child rows are only ever committed together with a problems row, so a problem
-        # without one has nothing to delete (and the primary keys would catch it anyway).
-        if first(con.execute("SELECT 1 FROM problems WHERE run_id = ? AND task_id = ?",
-                       [run_id, task_id])) is None:
-            return
         for table in PROBLEM_TABLES:
             con.execute(f"DELETE FROM {table} WHERE run_id = ? AND task_id = ?", [run_id, task_id])
 

@@ -183,6 +183,10 @@ def test_missing_local_path_is_a_clear_error(tmp_path):
     empty.mkdir()
     with pytest.raises(ModelUnavailableError, match="no config.json"):
         load_model(str(empty))
+    a_file = tmp_path / "weights.gguf"
+    a_file.write_bytes(b"GGUF")
+    with pytest.raises(ModelUnavailableError, match="not a folder"):
+        load_model(str(a_file))
 
 
 def test_bad_dtype_and_threads_are_rejected(tmp_path, monkeypatch):
@@ -229,6 +233,24 @@ def test_local_folder_round_trip_and_fingerprint(tmp_path):
     tok.save_pretrained(folder2)
     fp2 = model_fingerprint(load_model(str(folder2), dtype="float32"))
     assert fp2.split(":")[1] != fp.split(":")[1]
+
+
+def test_egcfg_model_env_stands_for_default(no_default_sources, monkeypatch, tmp_path):
+    model, tok = tiny_model(2)
+    folder = tmp_path / "env-model"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    monkeypatch.setenv("EGCFG_MODEL", str(folder))
+    assert default_model_available(no_default_sources)
+    loaded = load_model(cache_dir=no_default_sources, dtype="float32")
+    assert loaded.source == "local-path" and loaded.path == str(folder)
+    # an explicit alias still means the built-in default, which is unavailable here
+    with pytest.raises(ModelUnavailableError, match="offline-model"):
+        load_model("qwen2.5-coder-0.5b", cache_dir=no_default_sources)
+    monkeypatch.setenv("EGCFG_MODEL", str(tmp_path / "gone"))
+    assert not default_model_available(no_default_sources)
+    with pytest.raises(ModelUnavailableError, match="gone"):
+        load_model(cache_dir=no_default_sources)
 
 
 def test_bf16_cache_is_used_for_default(no_default_sources):

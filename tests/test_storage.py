@@ -342,6 +342,37 @@ def test_bad_records_raise_clear_errors(store, run_id):
     assert set(counts(store, run_id, "Mbpp/6").values()) == {0}
 
 
+def test_write_problems_batch_is_all_or_nothing(store, run_id, monkeypatch):
+    store.write_problem(run_id, make_solve("Mbpp/1"), None, wall_s=1.0)
+    batch = [(make_solve("Mbpp/1", winner=0, n_agents=1), make_eval("Mbpp/1"), 1.0),
+             (make_solve("Mbpp/2"), None, 2.0), (make_solve("Mbpp/3", winner=None), None, 3.0)]
+    real = rows.token_decisions_table
+    calls = []
+
+    def fail_on_third(run, solve):
+        calls.append(solve.problem.task_id)
+        if len(calls) == 3:
+            raise RuntimeError("third problem is broken")
+        return real(run, solve)
+
+    monkeypatch.setattr(rows, "token_decisions_table", fail_on_third)
+    with pytest.raises(StoreError, match="3 problems .*rolled back.*third problem is broken"):
+        store.write_problems(run_id, batch)
+    assert store.done_task_ids(run_id) == {"Mbpp/1"}
+    assert counts(store, run_id, "Mbpp/1") == expected_counts(make_solve("Mbpp/1"), None)
+    monkeypatch.undo()
+    store.write_problems(run_id, batch)
+    assert store.done_task_ids(run_id) == {"Mbpp/1", "Mbpp/2", "Mbpp/3"}
+    for solve, ev, wall in batch:
+        assert counts(store, run_id, solve.problem.task_id) == expected_counts(solve, ev)
+    assert store.query("SELECT wall_s FROM problems ORDER BY task_id").column("wall_s").to_pylist() == \
+        [1.0, 2.0, 3.0]
+    with pytest.raises(RecordError, match="the same task_id twice"):
+        store.write_problems(run_id, [batch[1], batch[1]])
+    with pytest.raises(RecordError, match="wall_s must be a number"):
+        store.write_problem(run_id, make_solve("Mbpp/4"), None, wall_s=float("nan"))
+
+
 def test_rewrite_leaves_no_duplicates(store, run_id):
     store.write_problem(run_id, make_solve("Mbpp/1"), make_eval("Mbpp/1"), wall_s=1.0)
     smaller = make_solve("Mbpp/1", winner=0, n_agents=1)
