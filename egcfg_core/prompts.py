@@ -114,15 +114,27 @@ def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCas
         return ""
     n_exec = sum(len(c.executions) for c in ran)
     per_trace = trace_chars or max(200, (max_chars - 200 * len(ran)) // max(1, n_exec))
-    parts = [SIGNAL_INTRO]
+    drafts = []
     for n, cand in enumerate(ran, 1):
-        parts.append(f"\n\nDraft {n}:\n{_numbered(cand.executable or '')}")
+        chunk = [f"\n\nDraft {n}:\n{_numbered(cand.executable or '')}"]
         for ex in sorted(cand.executions, key=lambda e: e.test_index):
-            call = tests[ex.test_index].call or tests[ex.test_index].source.strip() if ex.test_index < len(tests) else ""
-            text = render_trace(ex.trace, max_chars=per_trace) if ex.trace else ""
-            verdict = ex.status + (f" ({ex.error})" if ex.error and ex.error not in text else "")
-            parts.append(f"\nRun {call}: {verdict}\n{text.rstrip()}" if text else f"\nRun {call}: {verdict}")
-    block = "".join(parts)
-    if len(block) > max_chars:
-        block = block[: max_chars - 14].rstrip() + "\n[feedback cut]"
-    return block + "\n"
+            text = render_trace(ex.trace, max_chars=per_trace).rstrip() if ex.trace else ""
+            if not text:  # no trace came back (e.g. killed): say what happened to which test
+                test = tests[ex.test_index] if ex.test_index < len(tests) else None
+                call = (test.call or test.source.strip()) if test else f"test {ex.test_index}"
+                text = f"run: {call}\nverdict: {ex.status}" + (f" ({ex.error})" if ex.error else "")
+            chunk.append("\n" + text)
+        drafts.append("".join(chunk))
+    # whole drafts while they fit (40 characters kept for the note); the first is cut if it must
+    block, limit, shown = SIGNAL_INTRO, max_chars - 1, 0
+    for draft in drafts:
+        if len(block) + len(draft) + 40 > limit:
+            break
+        block += draft
+        shown += 1
+    if shown == 0:
+        block += drafts[0][: max(0, limit - len(block) - 40)] + "\n[cut]"
+        shown = 1
+    if shown < len(drafts):
+        block += f"\n[{len(drafts) - shown} more drafts not shown]"
+    return block[:limit] + "\n"
