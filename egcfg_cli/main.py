@@ -7,6 +7,7 @@ import os
 import typer
 
 from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
+from .report import report_cmd
 from .solve import solve_cmd
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -26,6 +27,7 @@ app.command("sweep")(sweep_cmd)
 app.command("status")(status_cmd)
 app.command("query")(query_cmd)
 app.command("export")(export_cmd)
+app.command("report")(report_cmd)
 
 if __name__ == "__main__":
     app()
