@@ -40,7 +40,7 @@ WHERE t.argmax_changed GROUP BY l.signal_text ORDER BY flips DESC LIMIT 5
 """
 
 
-def template_attempts(per_problem: int, rng: random.Random) -> list[AttemptRecord]:
+def template_attempts(per_problem: int, rng: random.Random, s: int = S) -> list[AttemptRecord]:
     """One problem's attempts (reused for every problem: only task_id changes)."""
     per_agent = per_problem // len(GAMMAS)
     n_lines = math.ceil(per_agent / TOKENS_PER_LINE)
@@ -60,7 +60,7 @@ def template_attempts(per_problem: int, rng: random.Random) -> list[AttemptRecor
             cands = [CandidateRecord(c, f"    x = {c}\n", f"def f(x):\n    x = {c}\n", None,
                                      [ExecutionRecord(c, t, "passed", "", f"x = {c}\n",
                                                       {"vars": {"x": c}}, 0.01)
-                                      for t in range(TESTS)]) for c in range(S)]
+                                      for t in range(TESTS)]) for c in range(s)]
             lines.append(LineRecord(li, "def f(x):\n", f"# signal {li % 7}", cands,
                                     "    x = 1\n", toks, {"sample_s": 0.5, "decode_s": 0.2}))
         attempts.append(AttemptRecord(a, AgentConfig(0.7, gamma, S, 2), "def f(x): pass\n",
@@ -76,10 +76,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1,
                     help="problems per transaction (1 = write_problem, the sweep's path; "
                          ">1 = write_problems, the bulk path)")
+    ap.add_argument("--candidates", type=int, default=S,
+                    help="candidates per line, each run on 3 tests (0: token decisions only)")
     ap.add_argument("--keep", type=Path, help="write the store here instead of a temp dir")
     args = ap.parse_args()
     n_problems = max(1, int(args.decisions) // args.per_problem)
-    attempts = template_attempts(args.per_problem, random.Random(0))
+    attempts = template_attempts(args.per_problem, random.Random(0), args.candidates)
     per_problem = sum(len(ln.tokens) for a in attempts for ln in a.lines)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +107,7 @@ def main() -> None:
             rate = total / write_s
             print(f"wrote {total:,} token decisions in {n_problems} problems "
                   f"({per_problem} decisions, {len(attempts[0].lines) * len(attempts)} lines, "
-                  f"{len(attempts[0].lines) * len(attempts) * S * TESTS} executions each) "
+                  f"{len(attempts[0].lines) * len(attempts) * args.candidates * TESTS} executions each) "
                   f"in {write_s:.2f} s")
             print(f"  write ({args.batch} problem(s) per transaction): {rate:,.0f} decisions/s "
                   f"= {rate / 1e5:.2f}x the 1e5/s goal; {n_problems / write_s:.1f} problems/s; "

@@ -492,6 +492,8 @@ def test_read_only_store_refuses_writes_and_keeps_data(tmp_path):
             ro.query("DELETE FROM problems")
         assert ro.done_task_ids(rid) == {"Mbpp/1"}
         assert ro.ensure_run(rid, CONFIG, "m", "v") == rid  # an existing run is fine
+        assert ro.run_status(rid).done == 1
+        assert ro.export_parquet(tmp_path / "export")["token_decisions"] == 3 * N_LINES * TOKENS_PER_LINE
     with Store(path) as s:
         assert counts(s, rid, "Mbpp/1") == expected_counts(make_solve("Mbpp/1"), None)
     with pytest.raises(StoreError, match="no store at"):
