@@ -244,7 +244,6 @@ def save_plain_model(model: Any, tokenizer: Any, dest: Path, *, dtype: str = "bf
     Needed because a model loaded from GGUF keeps a quantization config and save_pretrained
     refuses it.  ``dest`` must not exist yet.
     """
-    import torch
     from transformers import AutoModelForCausalLM
 
     torch_dtype = _torch_dtype(dtype)
