@@ -94,7 +94,7 @@ _MAX_ITEMS = 12
 def safe_repr(x, limit=120, _depth=0):
     try:
         r = _safe_repr(x, limit, _depth)
-    except _BaseException as e:  # noqa: BLE001 - a broken __repr__ must not break tracing
+    except _BaseException:  # noqa: BLE001 - a broken __repr__ must not break tracing
         try:
             r = "<" + _type_name(_type(x)) + " (repr failed)>"
         except _BaseException:
@@ -667,7 +667,10 @@ def serve(ctrl_fd, ns_mode, work_dir):
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: children cannot ptrace us
+        libc = ctypes.CDLL(None)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0: children cannot ptrace us
+        # the uid change cleared bwrap's parent-death signal: re-arm it (PR_SET_PDEATHSIG = 1)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
     except Exception:
         pass
     for m in _PRELOAD:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import array
 import ast
 import atexit
-import errno
 import logging
 import math
 import os
@@ -33,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +210,48 @@ def _bwrap_argv(cfg: SandboxConfig, bwrap: str, python: str, ctrl_fd: int) -> li
     return argv
 
 
+class _Spawner:
+    """Starts sandbox processes from one long-lived thread.
+
+    bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that forked it exits,
+    so sandboxes must not be started from short-lived threads (pool start-up threads, client
+    threads of a thread pool): they would be killed as soon as that thread ends.
+    """
+
+    def __init__(self) -> None:
+        self._q: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _loop(self) -> None:
+        while True:
+            fn, box, done = self._q.get()
+            try:
+                box.append((True, fn()))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                box.append((False, e))
+            done.set()
+
+    def call(self, fn):
+        if threading.current_thread() is self._thread:
+            return fn()
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="egcfg-sandbox-spawner", daemon=True)
+                self._thread.start()
+        box: list = []
+        done = threading.Event()
+        self._q.put((fn, box, done))
+        done.wait()
+        ok, val = box[0]
+        if not ok:
+            raise val
+        return val
+
+
+_spawner = _Spawner()
+
+
 class _Worker:
     def __init__(self, cfg: SandboxConfig, isolated: bool):
         self.cfg = cfg
@@ -246,10 +287,10 @@ class _Worker:
                    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
             cwd = self._tmpdir
         try:
-            self.proc = subprocess.Popen(
+            self.proc = _spawner.call(lambda: subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf,
                 pass_fds=(fd,), env=env, cwd=cwd, start_new_session=True, close_fds=True,
-            )
+            ))
         except OSError as e:
             parent_sock.close()
             child_sock.close()
@@ -433,6 +474,8 @@ class _Worker:
                     pass
         duration = time.monotonic() - t0
         if worker_lost:
+            log.warning("sandbox worker lost (no reply %.1fs after the %.1fs timeout): replacing it",
+                        self.cfg.grace_s, timeout_s)
             self.dead = True
             self._kill()
         record, problem = None, ""

@@ -182,3 +182,29 @@ def test_worker_replaced_after_its_server_dies(pool):
         w.proc.wait(timeout=5)
     for _ in range(4):
         assert pool.run("print('after')").stdout == "after\n"
+
+
+def test_workers_survive_the_thread_that_started_them():
+    # bwrap's --die-with-parent is per *thread*: starting sandboxes from a short-lived thread
+    # must not kill them when that thread ends
+    box = {}
+
+    def make():
+        box["pool"] = SandboxPool(2)
+        box["one"] = run_program("print('t')").stdout
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    p = box["pool"]
+    try:
+        workers = list(p._all)
+        import time
+
+        time.sleep(0.5)
+        assert all(w.alive() for w in workers)
+        assert [p.run("print(3)").stdout for _ in range(4)] == ["3\n"] * 4
+        assert list(p._all) == workers  # nothing had to be replaced
+        assert box["one"] == "t\n"
+    finally:
+        p.close()
