@@ -20,7 +20,7 @@ def solve_cmd(
     s: str = typer.Option("3", help="candidates per line"),
     d: str = typer.Option("2,3", help="lines per candidate"),
     max_new_tokens: int = typer.Option(384, help="token cap per attempt"),
-    alpha: float = typer.Option(0.01, help="plausibility mask: keep tokens with p_uncond >= alpha * max"),
+    alpha: float = typer.Option(0.05, help="plausibility mask: keep tokens with p_uncond >= alpha * max"),
     seed: int = typer.Option(0),
 ):
     """Solve one task with EG-CFG, streaming each line with its candidate counts."""

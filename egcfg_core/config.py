@@ -90,9 +90,10 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _num_list(name: str, value: Any, typ: type, *, lo: float, lo_inclusive: bool = True) -> tuple:
+def _num_list(name: str, value: Any, typ: type, *, lo: float, lo_inclusive: bool = True,
+              allow_empty: bool = False) -> tuple:
     items = value if isinstance(value, (list, tuple)) else [value]
-    if not items:
+    if not items and not allow_empty:
         raise ConfigError(f"{name}: must not be empty")
     out = []
     for v in items:
@@ -171,7 +172,8 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
     if "t" in flat:
         cfg["t"] = _num_list("grid.t", flat["t"], float, lo=0)
     if "gamma" in flat:
-        cfg["gamma"] = _num_list("grid.gamma", flat["gamma"], float, lo=0)
+        # gamma = [] with baseline = true is a baseline-only (greedy) run
+        cfg["gamma"] = _num_list("grid.gamma", flat["gamma"], float, lo=0, allow_empty=True)
     if "s" in flat:
         cfg["s"] = _num_list("grid.s", flat["s"], int, lo=1)
     if "d" in flat:

@@ -40,13 +40,13 @@ class DecodeSettings:
 
     max_new_tokens: int = 384  # token cap of one attempt
     max_lines: int = 40
-    candidate_tokens_per_line: int = 40  # token cap of a candidate = d * this
+    candidate_tokens_per_line: int = 32  # token cap of a candidate = d * this
     top_p: float = 0.95  # candidate sampling
     exec_timeout_s: float = 2.0  # per traced candidate execution
     test_timeout_s: float = 5.0  # per visible-test run of a finished attempt
     exec_workers: int = 2  # concurrent sandboxed executions
-    signal_max_chars: int = 3000
-    plausibility_alpha: float = 0.01  # 0 disables the mask
+    signal_max_chars: int = 2000  # ~600 tokens: the p_dyn prefill is a large share of each line
+    plausibility_alpha: float = 0.05  # keep tokens with p_uncond >= alpha * max p_uncond; 0 = off
     plausibility_top_k: int = 0
     record_topk: int = 5
     batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward

@@ -72,7 +72,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
                     err = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
                     if attempt_no < config.problem_retries:
                         continue
-                    store.record_failure(run_id, problem.task_id, problem.benchmark, err)
+                    store.record_failure(run_id, problem.task_id, problem.benchmark, err, problem=problem)
                     progress.emit("failed", task_id=problem.task_id, error=str(e))
                     break
                 store.write_problem(run_id, solve, evaluation, wall_s=time.perf_counter() - t0)

@@ -43,3 +43,16 @@ def prefect_harness():
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         with prefect_test_harness(server_startup_timeout=120):
             yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module's tests, restored after.  On a busy 2-core machine two
+    intra-op threads make the tiny model 20-40x slower and erratic (measured: a 3-problem solve
+    took 0.7 s with one thread, 1.4-34 s with two); one thread keeps the tests fast and steady."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -50,7 +50,7 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
         pad_token="<|endoftext|>",
         additional_special_tokens=["<|im_start|>"],
         clean_up_tokenization_spaces=False,
-        model_max_length=2048,
+        model_max_length=4096,
     )
     tok.chat_template = CHAT_TEMPLATE
     return tok
@@ -72,7 +72,7 @@ def tiny_model(seed: int = 0, *, n_layer: int = 2, hidden: int = 64,
         num_hidden_layers=n_layer,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=4096,
         tie_word_embeddings=True,
         # larger than the default 0.02 so that the random logits are not all near-ties
         initializer_range=0.2,

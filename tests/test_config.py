@@ -1,0 +1,256 @@
+"""Sweep configs: TOML and YAML files, CLI overrides, field-named errors, a stable run id."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from egcfg_core.config import ConfigError, SweepConfig, build_config, load_config
+from egcfg_core.decoding import DecodeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+
+TOML = """
+[model]
+spec = "factory:tests.tiny:tiny_model"
+
+[data]
+benchmark = "mbpp"
+tasks = "11-13"
+data_dir = "/somewhere/data"
+
+[grid]
+t = [0.7, 1]
+gamma = [1.0, 3.0]
+s = [2]
+d = [1, 2]
+baseline = false
+
+[decode]
+max_new_tokens = 64
+plausibility_alpha = 0.05
+seed = 7
+
+[run]
+agent_workers = 2
+fewshot = false
+problem_retries = 0
+eval_timeout_s = 3
+"""
+
+YAML = """
+model: {spec: "factory:tests.tiny:tiny_model"}
+data: {benchmark: mbpp, tasks: "11-13", data_dir: /somewhere/data}
+grid: {t: [0.7, 1], gamma: [1.0, 3.0], s: [2], d: [1, 2], baseline: false}
+decode: {max_new_tokens: 64, plausibility_alpha: 0.05, seed: 7}
+run: {agent_workers: 2, fewshot: false, problem_retries: 0, eval_timeout_s: 3}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_toml_file_maps_every_section(tmp_path):
+    cfg = load_config(write(tmp_path, "c.toml", TOML))
+    assert cfg.model == "factory:tests.tiny:tiny_model"
+    assert (cfg.benchmark, cfg.tasks, cfg.data_dir) == ("mbpp", "11-13", "/somewhere/data")
+    assert cfg.t == (0.7, 1.0) and all(isinstance(x, float) for x in cfg.t)
+    assert cfg.gamma == (1.0, 3.0) and cfg.s == (2,) and cfg.d == (1, 2) and cfg.baseline is False
+    assert cfg.decode == dataclasses.replace(DecodeSettings(), max_new_tokens=64, plausibility_alpha=0.05, seed=7)
+    assert (cfg.agent_workers, cfg.fewshot, cfg.problem_retries, cfg.eval_timeout_s) == (2, False, 0, 3.0)
+    # the grid: no baseline, every (gamma, t, d, s) in gamma order
+    grid = cfg.grid()
+    assert len(grid) == 2 * 2 * 2 * 1 and [a.gamma for a in grid] == [1.0] * 4 + [3.0] * 4
+    assert all(a.s == 2 for a in grid)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml"])
+def test_yaml_file_equals_the_toml_file(tmp_path, suffix):
+    from_toml = load_config(write(tmp_path, "c.toml", TOML))
+    from_yaml = load_config(write(tmp_path, "c" + suffix, YAML))
+    assert from_yaml == from_toml and from_yaml.run_id() == from_toml.run_id()
+
+
+def test_no_file_gives_the_defaults():
+    assert load_config() == SweepConfig() == build_config({})
+
+
+def test_empty_gamma_is_a_baseline_only_run():
+    cfg = load_config(None, {"gamma": []})
+    assert [(a.gamma, a.name) for a in cfg.grid()] == [(0.0, "greedy")]
+    assert cfg.run_id() != SweepConfig().run_id()
+
+
+def test_shipped_configs_load():
+    files = sorted((REPO / "configs").glob("*.toml"))
+    assert files, "no configs/*.toml shipped"
+    for f in files:
+        cfg = load_config(f)
+        assert cfg.grid(), f
+
+
+def test_overrides_win_over_the_file(tmp_path):
+    path = write(tmp_path, "c.toml", TOML)
+    cfg = load_config(path, {"benchmark": "humaneval", "tasks": "0-1", "gamma": [0.5], "max_new_tokens": 9,
+                             "seed": 3, "agent_workers": 1, "model": "other",
+                             # None = "not given on the command line": the file's value stays
+                             "t": None, "s": None, "plausibility_alpha": None})
+    assert (cfg.benchmark, cfg.tasks, cfg.gamma, cfg.model, cfg.agent_workers) == (
+        "humaneval", "0-1", (0.5,), "other", 1)
+    assert (cfg.decode.max_new_tokens, cfg.decode.seed) == (9, 3)
+    assert cfg.t == (0.7, 1.0) and cfg.s == (2,) and cfg.decode.plausibility_alpha == 0.05  # from the file
+    assert cfg.data_dir == "/somewhere/data" and cfg.fewshot is False
+
+
+# (file text, expected field name in the message)
+BAD = [
+    ('[grid]\nt = [-1.0]', "grid.t"),
+    ('[grid]\nt = []', "grid.t"),
+    ('[grid]\ngamma = []\nbaseline = false', "grid"),
+    ('[grid]\ngamma = ["high"]', "grid.gamma"),
+    ('[grid]\ns = [0]', "grid.s"),
+    ('[grid]\ns = [1.5]', "grid.s"),
+    ('[grid]\nd = ["2"]', "grid.d"),
+    ('[grid]\nd = [true]', "grid.d"),
+    ('[grid]\nbaseline = "yes"', "grid.baseline"),
+    ('[grid]\nbaseline = false\ngamma = [0.0]', "grid"),
+    ('[grid]\nwidth = 3', "grid.width"),
+    ('[data]\nbenchmark = "mbppp"', "data.benchmark"),
+    ('[data]\ntasks = "3-1"', "data.tasks"),
+    ('[data]\ntasks = "x"', "data.tasks"),
+    ('[model]\nspec = ""', "model.spec"),
+    ('[model]\nspec = 3', "model.spec"),
+    ('[decode]\nmax_new_tokens = 0', "decode.max_new_tokens"),
+    ('[decode]\nmax_new_tokens = true', "decode.max_new_tokens"),
+    ('[decode]\nmax_new_tokens = 1.5', "decode.max_new_tokens"),
+    ('[decode]\ntop_p = 1.5', "decode.top_p"),
+    ('[decode]\ntop_p = 0.0', "decode.top_p"),
+    ('[decode]\nplausibility_alpha = 2.0', "decode.plausibility_alpha"),
+    ('[decode]\nexec_timeout_s = -1.0', "decode.exec_timeout_s"),
+    ('[decode]\nseed = "a"', "decode.seed"),
+    ('[decode]\nbatch_streams = "no"', "decode.batch_streams"),
+    ('[decode]\ntemperature = 1.0', "decode.temperature"),
+    ('[run]\nagent_workers = 0', "run.agent_workers"),
+    ('[run]\nproblem_retries = -1', "run.problem_retries"),
+    ('[run]\neval_timeout_s = 0', "run.eval_timeout_s"),
+    ('[run]\nfewshot = 1', "run.fewshot"),
+    ('[sweep]\nx = 1', "sweep"),
+    ('grid = 3', "grid"),
+    ('decode = [1]', "decode"),
+    ('[grid\nt = 1', "cannot parse"),
+]
+
+
+@pytest.mark.parametrize("text,field", BAD, ids=[f for _, f in BAD])
+def test_invalid_values_are_refused_naming_the_field(tmp_path, text, field):
+    path = write(tmp_path, "bad.toml", text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert field in str(e.value)
+
+
+@pytest.mark.parametrize("overrides,field", [
+    ({"t": [-0.5]}, "grid.t"), ({"s": [0]}, "grid.s"), ({"max_new_tokens": 0}, "decode.max_new_tokens"),
+    ({"seed": "x"}, "decode.seed"), ({"benchmark": "nope"}, "data.benchmark"), ({"agent_workers": 0}, "run.agent_workers"),
+    ({"tasks": "1-x"}, "data.tasks"),
+])
+def test_invalid_overrides_are_refused_naming_the_field(overrides, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_config(None, overrides)
+
+
+def test_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="top level"):
+        load_config(write(tmp_path, "list.yaml", "- 1\n- 2\n"))
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(write(tmp_path, "bad.yaml", "grid: [unclosed\n"))
+
+
+def test_run_id_is_stable_and_ignores_paths_and_workers(tmp_path):
+    base = load_config(write(tmp_path, "c.toml", TOML))
+    rid = base.run_id()
+    assert len(rid) == 12 and int(rid, 16) >= 0
+    assert load_config(tmp_path / "c.toml").run_id() == rid
+    # the same run whatever the data folder, worker counts and retry count
+    same = [
+        load_config(tmp_path / "c.toml", {"data_dir": "/elsewhere"}),
+        load_config(tmp_path / "c.toml", {"data_dir": ""}),
+        load_config(tmp_path / "c.toml", {"agent_workers": 7}),
+        load_config(tmp_path / "c.toml", {"problem_retries": 5}),
+        load_config(tmp_path / "c.toml", {"exec_workers": 9}),
+        load_config(tmp_path / "c.toml", {"t": [0.7, 1.0]}),  # 1 and 1.0 are the same value
+    ]
+    assert [c.run_id() for c in same] == [rid] * len(same)
+    # ... and a different run for anything that changes results
+    changed = [
+        {"seed": 8}, {"gamma": [1.0]}, {"tasks": "11-14"}, {"model": "default"}, {"max_new_tokens": 65},
+        {"plausibility_alpha": 0.0}, {"benchmark": "humaneval"}, {"fewshot": True}, {"baseline": True},
+        {"d": [2, 1]}, {"eval_timeout_s": 4.0},
+    ]
+    ids = [load_config(tmp_path / "c.toml", o).run_id() for o in changed]
+    assert rid not in ids and len(set(ids)) == len(ids)
+    # the id is a hash of semantic(), which leaves the paths and worker counts out
+    sem = base.semantic()
+    assert not {"data_dir", "agent_workers", "problem_retries"} & set(sem) and "exec_workers" not in sem["decode"]
+
+
+def test_sweep_cli_passes_file_and_overrides(tmp_path, monkeypatch):
+    """`egcfg sweep --config f --gamma ... --seed ...`: the flow gets the file's values with the
+    command-line overrides on top (the flow itself is replaced: this is about argument handling)."""
+    import flows.sweep
+    from egcfg_cli.main import app
+
+    seen = {}
+
+    def fake_sweep_flow(config, db):
+        seen.update(config=config, db=db)
+        return {"run_id": config.run_id(), "total": 0, "done": 0, "failed": 0, "evaluated": 0,
+                "passed": 0, "pass_rate": None}
+
+    monkeypatch.setattr(flows.sweep, "sweep_flow", fake_sweep_flow)
+    path = write(tmp_path, "c.toml", TOML)
+    db = tmp_path / "x.duckdb"
+    res = CliRunner().invoke(app, ["sweep", "--config", str(path), "--db", str(db), "--gamma", "0.5,1",
+                                   "--seed", "11", "--max-new-tokens", "5", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    cfg = seen["config"]
+    assert seen["db"] == str(db)
+    assert cfg.gamma == (0.5, 1.0) and cfg.decode.seed == 11 and cfg.decode.max_new_tokens == 5
+    assert cfg.data_dir == str(tmp_path)
+    assert cfg.t == (0.7, 1.0) and cfg.tasks == "11-13" and cfg.fewshot is False  # from the file
+    assert cfg.run_id() in res.stdout
+
+
+def test_sweep_cli_bad_config_exits_2_naming_the_field(tmp_path):
+    bad = write(tmp_path, "bad.toml", "[grid]\ns = [0]\n")
+    res = CliRunner().invoke(app_(), ["sweep", "--config", str(bad), "--db", str(tmp_path / "x.duckdb")])
+    assert res.exit_code == 2 and "grid.s" in res.stderr, (res.exit_code, res.output)
+    res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--max-new-tokens", "0"])
+    assert res.exit_code == 2 and "decode.max_new_tokens" in res.stderr
+    assert not (tmp_path / "x.duckdb").exists()  # refused before anything was opened
+
+
+def test_sweep_console_script_bad_config(tmp_path):
+    """The real entry point, in a fresh process: exit status 2, the field in stderr, no traceback."""
+    bad = write(tmp_path, "bad.toml", '[decode]\ntop_p = 1.5\n')
+    res = subprocess.run([sys.executable, "-m", "egcfg_cli.main", "sweep", "--config", str(bad),
+                          "--db", str(tmp_path / "x.duckdb")], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, COLUMNS="200"))
+    assert res.returncode == 2, res
+    assert "decode.top_p" in res.stderr and "Traceback" not in res.stderr
+
+
+def app_():
+    from egcfg_cli.main import app
+
+    return app

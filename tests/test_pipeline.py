@@ -1,0 +1,336 @@
+"""End to end: sweep_flow (Prefect, in-process under the session test server) with the tiny
+random-weight model on two MBPP tasks, then the store's tables, resume-by-skipping, a changed
+config, `egcfg query` / `egcfg export`, and a problem that raises."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from egcfg_core.config import load_config
+from storage.store import TABLES, Store
+
+TINY = "factory:tests.tiny:tiny_model"
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TASKS = ["Mbpp/11", "Mbpp/12"]
+CHILD_TABLES = ("attempts", "lines", "candidates", "executions", "token_decisions", "solutions", "evaluations")
+
+
+def tiny_config(data_dir, **over):
+    base = dict(model=TINY, benchmark="mbpp", tasks="11-12", data_dir=str(data_dir), t=[0.7], gamma=[1.0],
+                s=[2], d=[1], max_new_tokens=20)
+    base.update(over)
+    return load_config(None, base)
+
+
+def counts(db) -> dict[str, int]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()
+
+
+def q(db, sql, params=None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def swept(one_torch_thread, prefect_harness, data_dir, tmp_path_factory):
+    """One sweep of 2 problems x (greedy + 1 guided agent), shared by the tests below."""
+    from flows import progress
+    from flows.sweep import sweep_flow
+
+    db = tmp_path_factory.mktemp("pipe") / "a.duckdb"
+    cfg = tiny_config(data_dir)
+    events = []
+    stop = progress.listen(lambda ev, info: events.append((ev, info)))
+    try:
+        status = sweep_flow(config=cfg, db=str(db))
+    finally:
+        stop()
+    return cfg, db, status, events
+
+
+def test_sweep_status_and_events(swept):
+    cfg, db, status, events = swept
+    assert status["run_id"] == cfg.run_id()
+    assert (status["total"], status["done"], status["failed"], status["evaluated"]) == (2, 2, 0, 2)
+    assert status["passed"] == q(db, "SELECT count(*) FROM solutions WHERE passed_hidden")[0][0]
+    assert [e for e, _ in events] == ["start", "done", "done", "end"]
+    assert events[0][1]["todo"] == 2 and events[0][1]["done"] == 0
+    assert [i["task_id"] for e, i in events if e == "done"] == TASKS
+    runs = q(db, "SELECT run_id, model, config::VARCHAR, timings FROM runs")
+    assert len(runs) == 1 and runs[0][0] == cfg.run_id() and runs[0][1] == TINY
+    assert json.loads(runs[0][2]) == json.loads(json.dumps(cfg.semantic()))
+    assert {"model_load_s", "last_session_s"} <= set(runs[0][3])
+
+
+def test_tables_are_consistent(swept):
+    cfg, db, _, _ = swept
+    n_grid = len(cfg.grid())
+    assert n_grid == 2  # greedy baseline + one guided agent
+    c = counts(db)
+    for t in ("problems", "attempts", "lines", "token_decisions", "solutions", "evaluations"):
+        assert c[t] > 0, f"{t} is empty"
+    # problems: both done, one done-marker each, n_attempts as stored
+    probs = q(db, "SELECT task_id, status, done_at IS NOT NULL, n_attempts, error FROM problems ORDER BY task_id")
+    assert [p[:3] for p in probs] == [(t, "done", True) for t in TASKS]
+    assert all(p[4] == "" for p in probs)
+    # attempts: the whole grid in order, unless an agent passed the visible tests (then it is last)
+    for task_id, status, _, n_attempts, _ in probs:
+        att = q(db, "SELECT agent_index, passed_visible, is_winner, is_final, code, n_tokens, n_lines "
+                    "FROM attempts WHERE task_id = ? ORDER BY agent_index", [task_id])
+        assert len(att) == n_attempts
+        assert [a[0] for a in att] == list(range(len(att)))
+        winners = [a[0] for a in att if a[1]]
+        if winners:
+            assert winners == [len(att) - 1], "attempts continued after an agent passed"
+            assert [a[0] for a in att if a[2]] == winners
+        else:
+            assert len(att) == n_grid and not any(a[2] for a in att)
+        finals = [a for a in att if a[3]]
+        assert len(finals) == 1
+        (sol_code, sol_agent, any_vis) = q(db, "SELECT code, agent_index, any_passed_visible FROM solutions "
+                                                "WHERE task_id = ?", [task_id])[0]
+        assert sol_code == finals[0][4] and sol_agent == finals[0][0] and any_vis == bool(winners)
+        # greedy baseline first: no candidates for agent 0; the guided agent sampled s = 2 per line
+        assert q(db, "SELECT agent_name, gamma FROM attempts WHERE task_id = ? AND agent_index = 0",
+                 [task_id]) == [("greedy", 0.0)]
+        assert q(db, "SELECT count(*) FROM candidates WHERE task_id = ? AND agent_index = 0", [task_id]) == [(0,)]
+        for a in att:
+            assert 0 < a[5] <= cfg.decode.max_new_tokens and a[6] >= 1
+    # guided lines hold exactly s candidates and a signal when any candidate ran
+    assert q(db, "SELECT DISTINCT n_candidates FROM lines WHERE agent_index = 1") == [(2,)]
+    # every child row has its parent row (no orphans), and per-parent counts match
+    orphan_checks = {
+        "attempts without a done problem":
+            "SELECT count(*) FROM attempts a ANTI JOIN problems p ON a.run_id = p.run_id AND "
+            "a.task_id = p.task_id AND p.status = 'done'",
+        "lines without an attempt":
+            "SELECT count(*) FROM lines l ANTI JOIN attempts a USING (run_id, task_id, agent_index)",
+        "token decisions without a line":
+            "SELECT count(*) FROM token_decisions t ANTI JOIN lines l USING (run_id, task_id, agent_index, line_index)",
+        "candidates without a line":
+            "SELECT count(*) FROM candidates c ANTI JOIN lines l USING (run_id, task_id, agent_index, line_index)",
+        "executions without a candidate":
+            "SELECT count(*) FROM executions e ANTI JOIN candidates c "
+            "USING (run_id, task_id, agent_index, line_index, candidate_index)",
+        "solutions without a done problem":
+            "SELECT count(*) FROM solutions s ANTI JOIN problems p USING (run_id, task_id)",
+        "evaluations without a solution":
+            "SELECT count(*) FROM evaluations e ANTI JOIN solutions s USING (run_id, task_id)",
+        "attempts whose n_tokens is not their token decisions":
+            "SELECT count(*) FROM attempts a WHERE n_tokens <> (SELECT count(*) FROM token_decisions t "
+            "WHERE t.run_id = a.run_id AND t.task_id = a.task_id AND t.agent_index = a.agent_index)",
+        "lines whose n_tokens is not their token decisions":
+            "SELECT count(*) FROM lines l WHERE n_tokens <> (SELECT count(*) FROM token_decisions t WHERE "
+            "t.run_id = l.run_id AND t.task_id = l.task_id AND t.agent_index = l.agent_index AND "
+            "t.line_index = l.line_index)",
+        "lines whose n_candidates is not their candidates":
+            "SELECT count(*) FROM lines l WHERE n_candidates <> (SELECT count(*) FROM candidates c WHERE "
+            "c.run_id = l.run_id AND c.task_id = l.task_id AND c.agent_index = l.agent_index AND "
+            "c.line_index = l.line_index)",
+        "executions of a non-executable or duplicate candidate":
+            "SELECT count(*) FROM executions e JOIN candidates c "
+            "USING (run_id, task_id, agent_index, line_index, candidate_index) "
+            "WHERE c.executable IS NULL OR c.duplicate_of IS NOT NULL",
+        "guided tokens with a gamma other than the agent's":
+            "SELECT count(*) FROM token_decisions t JOIN attempts a USING (run_id, task_id, agent_index) "
+            "WHERE t.gamma <> a.gamma",
+    }
+    bad = {name: n for name, sql in orphan_checks.items() if (n := q(db, sql)[0][0])}
+    assert not bad, bad
+    # token positions run 0..n-1 within an attempt, and the chosen tokens spell the lines
+    for task_id, agent, n, lo, hi in q(db, "SELECT task_id, agent_index, count(*), min(position), max(position) "
+                                           "FROM token_decisions GROUP BY ALL"):
+        assert (lo, hi) == (0, n - 1), (task_id, agent)
+    # the chosen tokens spell each line (special tokens decode to nothing)
+    spelled = q(db, "SELECT l.chosen_text, string_agg(t.token_text, '' ORDER BY t.position) FROM lines l "
+                    "JOIN token_decisions t USING (run_id, task_id, agent_index, line_index) "
+                    "GROUP BY l.run_id, l.task_id, l.agent_index, l.line_index, l.chosen_text")
+    specials = re.compile(r"<\|im_end\|>|<\|im_start\|>|<\|endoftext\|>|<unk>")
+    assert spelled and all(chosen == specials.sub("", text) for chosen, text in spelled), spelled[:3]
+    # each line's prefix is the code of the lines before it, and the code starts with all of them
+    for task_id, agent, code in q(db, "SELECT task_id, agent_index, code FROM attempts"):
+        lines = q(db, "SELECT prefix, chosen_text FROM lines WHERE task_id = ? AND agent_index = ? "
+                      "ORDER BY line_index", [task_id, agent])
+        text = ""
+        for prefix, chosen in lines:
+            assert prefix == text
+            text += chosen
+        assert text.startswith(code.rstrip()), (code, text)  # the code may stop early (fence, dedent)
+    # every hidden test scored: MBPP-ET has more than the 3 visible asserts
+    per_task = dict(q(db, "SELECT task_id, count(*) FROM evaluations GROUP BY task_id"))
+    assert set(per_task) == set(TASKS) and all(n >= 3 for n in per_task.values())
+    assert q(db, "SELECT count(*) FROM solutions s JOIN evaluations e USING (run_id, task_id) "
+                 "WHERE s.passed_hidden <> e.passed") == [(0,)]
+
+
+def test_second_call_skips_everything(swept, tmp_path):
+    from flows import progress
+    from flows.sweep import sweep_flow
+
+    cfg, db, status, _ = swept
+    # the same config, this time as a file + overrides (the other way sweep_flow takes one)
+    path = tmp_path / "same.toml"
+    path.write_text(f'[model]\nspec = "{TINY}"\n[data]\nbenchmark = "mbpp"\ntasks = "11-12"\n'
+                    '[grid]\nt = [0.7]\ngamma = [1]\ns = [2]\nd = [1]\n[decode]\nmax_new_tokens = 20\n')
+    before = counts(db)
+    marks = q(db, "SELECT task_id, done_at FROM problems ORDER BY task_id")
+    tokens = q(db, "SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL")
+    events = []
+    stop = progress.listen(lambda ev, info: events.append((ev, info)))
+    try:
+        again = sweep_flow(db=str(db), config_path=str(path), overrides={"data_dir": cfg.data_dir})
+    finally:
+        stop()
+    assert again == status
+    assert [e for e, _ in events] == ["start", "end"]
+    assert events[0][1]["done"] == 2 and events[0][1]["todo"] == 0
+    assert counts(db) == before
+    assert q(db, "SELECT task_id, done_at FROM problems ORDER BY task_id") == marks
+    assert q(db, "SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL") == tokens
+
+
+def test_changed_config_is_a_new_run(swept, tmp_path):
+    import shutil
+
+    from flows.sweep import sweep_flow
+
+    cfg, shared_db, status, _ = swept
+    db = tmp_path / "copy.duckdb"  # the other tests keep their one-run store
+    shutil.copy(shared_db, db)
+    before = counts(db)
+    other = tiny_config(cfg.data_dir, tasks="11", gamma=[0.0], max_new_tokens=5)  # greedy only: cheap
+    assert other.run_id() != cfg.run_id()
+    st = sweep_flow(config=other, db=str(db))
+    assert st["run_id"] == other.run_id() and (st["total"], st["done"]) == (1, 1)
+    assert q(db, "SELECT count(*) FROM runs") == [(2,)]
+    # the first run's rows are untouched
+    assert q(db, "SELECT count(*) FROM problems WHERE run_id = ?", [cfg.run_id()]) == [(2,)]
+    for t in CHILD_TABLES:
+        n_first = q(db, f"SELECT count(*) FROM {t} WHERE run_id = ?", [cfg.run_id()])[0][0]
+        assert n_first == before[t], t
+    assert q(db, "SELECT n_tokens FROM attempts WHERE run_id = ?", [other.run_id()]) == [(5,)]
+
+
+def test_concurrent_agents_store_the_same_decisions(swept, tmp_path):
+    """agent_workers = 2 runs the grid in a thread task runner: same run id (worker counts are
+    not part of it), and the same attempts, candidates and tokens as the sequential sweep."""
+    from flows.sweep import sweep_flow
+
+    cfg, db, status, _ = swept
+    par = tiny_config(cfg.data_dir, agent_workers=2)
+    assert par.run_id() == cfg.run_id()
+    par_db = tmp_path / "par.duckdb"
+    st = sweep_flow(config=par, db=str(par_db))
+    assert {k: st[k] for k in ("run_id", "total", "done", "failed", "passed")} == {
+        k: status[k] for k in ("run_id", "total", "done", "failed", "passed")}
+    same = {
+        "attempts": "SELECT task_id, agent_index, code, outcome, is_final, n_tokens FROM attempts ORDER BY ALL",
+        "candidates": "SELECT task_id, agent_index, line_index, candidate_index, raw_text, executable "
+                      "FROM candidates ORDER BY ALL",
+        "lines": "SELECT task_id, agent_index, line_index, prefix, signal_text, chosen_text FROM lines ORDER BY ALL",
+        "token_decisions": "SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL",
+        "solutions": "SELECT task_id, code, agent_index, passed_hidden FROM solutions ORDER BY ALL",
+    }
+    for table, sql in same.items():
+        assert q(par_db, sql) == q(db, sql), table
+
+
+def test_query_and_export_round_trip(swept, tmp_path):
+    from egcfg_cli.main import app
+
+    cfg, db, _, _ = swept
+    runner = CliRunner()
+    sql = "SELECT task_id, count(*) AS n FROM token_decisions GROUP BY task_id ORDER BY task_id"
+    truth = q(db, sql)
+    assert truth
+
+    res = runner.invoke(app, ["query", "--db", str(db), "--csv", sql])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [(r["task_id"], int(r["n"])) for r in rows] == truth
+
+    res = runner.invoke(app, ["query", "--db", str(db), "--json", sql])
+    assert res.exit_code == 0, res.output
+    assert [tuple(json.loads(line).values()) for line in res.stdout.splitlines()] == truth
+
+    out = tmp_path / "export"
+    res = runner.invoke(app, ["export", str(out), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert (out / "token_decisions").is_dir()
+    assert any(p.name == f"run_id={cfg.run_id()}" for p in (out / "token_decisions").iterdir())
+    store_counts = counts(db)
+    union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
+    res = runner.invoke(app, ["query", "--parquet", str(out), "--json", union])
+    assert res.exit_code == 0, res.output
+    parquet_counts = {r["t"]: r["n"] for r in map(json.loads, res.stdout.splitlines())}
+    assert parquet_counts == store_counts
+    res = runner.invoke(app, ["query", "--parquet", str(out), "--json", sql])
+    assert [tuple(json.loads(line).values()) for line in res.stdout.splitlines()] == truth
+
+    # `egcfg status`: the run with its counts
+    res = runner.invoke(app, ["status", "--db", str(db)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    row = next(line for line in res.stdout.splitlines() if cfg.run_id() in line)
+    assert "mbpp" in row and re.search(r"\b2\b.*\b0\b", row), row
+
+    # bad SQL: a clear error and exit code 2, not a traceback
+    res = runner.invoke(app, ["query", "--db", str(db), "SELECT * FROM no_such_table"])
+    assert res.exit_code == 2 and "no_such_table" in res.output
+
+
+def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_path, monkeypatch):
+    import flows.solve
+    from flows import progress
+    from flows.sweep import sweep_flow
+
+    db = tmp_path / "f.duckdb"
+    cfg = tiny_config(data_dir, gamma=[0.0], max_new_tokens=5)  # greedy only: cheap
+    real = flows.solve.build_prompt_task
+    calls = []
+
+    def broken(problem, lm, fewshot):
+        calls.append(problem.task_id)
+        if problem.task_id == "Mbpp/11":
+            raise RuntimeError("boom for Mbpp/11")
+        return real(problem, lm, fewshot)
+
+    monkeypatch.setattr(flows.solve, "build_prompt_task", broken)
+    events = []
+    stop = progress.listen(lambda ev, info: events.append((ev, info)))
+    try:
+        st = sweep_flow(config=cfg, db=str(db))
+    finally:
+        stop()
+    # tried 1 + problem_retries times, recorded as failed, and the sweep went on to Mbpp/12
+    assert calls == ["Mbpp/11"] * (cfg.problem_retries + 1) + ["Mbpp/12"]
+    assert (st["total"], st["done"], st["failed"]) == (2, 1, 1)
+    assert [(e, i.get("task_id")) for e, i in events if e in ("done", "failed")] == [
+        ("failed", "Mbpp/11"), ("done", "Mbpp/12")]
+    (status, error, failures, done_at), = q(db, "SELECT status, error, failures, done_at FROM problems "
+                                              "WHERE task_id = 'Mbpp/11'")
+    assert status == "failed" and "boom for Mbpp/11" in error and failures == 1 and done_at is None
+    for t in CHILD_TABLES:
+        assert q(db, f"SELECT count(*) FROM {t} WHERE task_id = 'Mbpp/11'") == [(0,)], t
+    with Store(db, read_only=True) as store:
+        assert store.failed_task_ids(cfg.run_id()) == {"Mbpp/11"}
+
+    # rerun without the fault: only the failed problem is redone, and it becomes done
+    monkeypatch.setattr(flows.solve, "build_prompt_task", real)
+    st = sweep_flow(config=cfg, db=str(db))
+    assert (st["total"], st["done"], st["failed"]) == (2, 2, 0)
+    assert q(db, "SELECT task_id, status, error FROM problems ORDER BY task_id") == [
+        ("Mbpp/11", "done", ""), ("Mbpp/12", "done", "")]
+    assert q(db, "SELECT count(*) FROM solutions") == [(2,)]
