@@ -35,5 +35,7 @@ def default_data_dir() -> Path | None:
 
 
 def fail(msg: str, code: int = 2) -> "typer.Exit":
-    err.print(f"[bold red]error:[/] {msg}")
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(msg)}")  # messages hold paths, [extras], ...
     return typer.Exit(code)

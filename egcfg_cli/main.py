@@ -6,6 +6,8 @@ import os
 
 import typer
 
+from .evaluate import evaluate_cmd
+from .ingest import ingest_cmd
 from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
 from .report import report_cmd
 from .solve import solve_cmd
@@ -28,6 +30,8 @@ app.command("status")(status_cmd)
 app.command("query")(query_cmd)
 app.command("export")(export_cmd)
 app.command("report")(report_cmd)
+app.command("ingest")(ingest_cmd)
+app.command("evaluate")(evaluate_cmd)
 
 if __name__ == "__main__":
     app()

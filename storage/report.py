@@ -102,6 +102,9 @@ class RunData:
     wall_s_total: float = 0.0  # sum of problems.wall_s of done problems
     fixes: list[dict[str, Any]] = field(default_factory=list)
     fixes_total: int = 0  # lines matching, before the MAX_FIX_ROWS cap
+    # other suites the final solutions were scored on after the run (`egcfg evaluate`):
+    # suite -> (done problems scored on it, of those passed every test of the suite)
+    suites: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def baseline_hidden_available(self) -> bool:
@@ -340,6 +343,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
 
     benchmarks = probs.get("benchmarks") or ""
     return RunData(
+        suites=_suite_scores(con, run_id),
         run_id=run_id, model=run["model"], code_version=run["code_version"], config=config,
         created_at=run["created_at"], updated_at=run["updated_at"],
         run_timings=dict(run["timings"] or {}),
@@ -357,6 +361,23 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
         wall_s_total=float(probs["wall_s"] or 0.0),
         fixes=all_fixes[:MAX_FIX_ROWS], fixes_total=len(all_fixes),
     )
+
+
+def _suite_scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, tuple[int, int]]:
+    """suite -> (problems scored, problems passed) from suite_evaluations (done problems only).
+    A store written before that table existed has none: {}."""
+    try:
+        rows = _rows(con, """
+            SELECT suite, count(*) AS evaluated, count(*) FILTER (passed) AS passed FROM (
+                SELECT se.suite, se.task_id, bool_and(se.passed_problem) AS passed
+                FROM suite_evaluations se
+                JOIN problems p ON p.run_id = se.run_id AND p.task_id = se.task_id
+                               AND p.status = 'done'
+                WHERE se.run_id = ? GROUP BY se.suite, se.task_id)
+            GROUP BY suite ORDER BY suite""", [run_id])
+    except duckdb.CatalogException:
+        return {}
+    return {r["suite"]: (int(r["evaluated"]), int(r["passed"])) for r in rows}
 
 
 # ============================================================================= document model
@@ -642,11 +663,36 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
     for r in runs:
         if _paper_for(r.benchmark, papers) and r.benchmark not in paper_benches:
             paper_benches.append(r.benchmark)
+    run_benches = list(paper_benches)
+    suites: list[str] = []
+    for r in runs:
+        suites += [s for s in r.suites if s not in suites]
+    for s in suites:
+        if _paper_for(s, papers) and s not in paper_benches:
+            paper_benches.append(s)
     heads = ["metric", *[f"run {_short(r.run_id)} ({r.benchmark})" for r in runs],
              *[f"{PAPER_LABEL}, {b}" for b in paper_benches]]
 
     def paper_cells(key: str | None) -> list[str]:
-        return [f"{_paper_for(b, papers)[key]:.1f}%" if key else "" for b in paper_benches]
+        # the run-level rows are about the runs' own benchmarks: a column added for a suite
+        # only is filled in that suite's row
+        return [f"{_paper_for(b, papers)[key]:.1f}%" if key and b in run_benches else ""
+                for b in paper_benches]
+
+    def suite_paper_cells(suite: str) -> list[str]:
+        out = []
+        for b in paper_benches:
+            fig = _paper_for(b, papers) if b == suite else None
+            out.append(f"{fig['egcfg']:.1f}% (baseline {fig['baseline']:.1f}%)"
+                       if fig and b not in run_benches else
+                       (f"{fig['egcfg']:.1f}%" if fig else ""))
+        return out
+
+    def suite_cell(r: RunData, suite: str) -> str:
+        if suite not in r.suites:
+            return f"not scored on {suite}"
+        n, k = r.suites[suite]
+        return pct(k, n)
 
     rows = [
         ["**EG-CFG final solution, pass@1 on hidden tests**",
@@ -661,8 +707,30 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
         ["ORACLE (not pass@1): any attempt passed the visible tests",
          *[pct(r.any_passed_visible, r.solutions) for r in runs], *paper_cells(None)],
     ]
+    for suite in suites:
+        rows.append([f"**hidden pass@1 on {suite}** (same final solutions, scored after the run)",
+                     *[suite_cell(r, suite) for r in runs], *suite_paper_cells(suite)])
     blocks.append(Block("table", headers=heads, rows=rows))
     notes = []
+    for suite in suites:
+        parts = []
+        for r in runs:
+            if suite in r.suites:
+                n, _ = r.suites[suite]
+                rest = r.solutions - n
+                parts.append(f"run {_ic(r.run_id)}: {n} of its {r.solutions} final solutions"
+                             + (f" ({rest} not scored: the suite lacks the task or it was not "
+                                f"evaluated yet)" if rest > 0 else ""))
+        have = [r for r in runs if suite in r.suites and r.suites[suite][0]]
+        diff = ""
+        if len(have) == 2:
+            a, b = ((k / n) for n, k in (have[0].suites[suite], have[1].suites[suite]))
+            diff = (f" Run {_ic(have[0].run_id)} minus run {_ic(have[1].run_id)} on {suite}: "
+                    f"**{100 * (a - b):+.1f} points**.")
+        notes.append(f"Hidden pass@1 on {suite}: problems whose stored final solution passed "
+                     f"every {suite} test, over the problems scored on {suite} "
+                     f"({'; '.join(parts)}). Scored by `egcfg evaluate` after the run without "
+                     f"re-generating; these tests chose nothing.{diff}")
     for r in runs:
         if r.solutions == 0:
             notes.append(f"Run {_ic(r.run_id)}: no problem is done yet, so there is no pass@1.")

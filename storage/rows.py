@@ -276,6 +276,40 @@ def evaluations_table(run_id: str, evaluation: EvaluationRecord) -> pa.Table:
     })
 
 
+def suite_evaluations_table(
+    run_id: str, suite: str, evaluation: EvaluationRecord, *, now: Any
+) -> pa.Table:
+    """Rows of one problem's final solution scored on another suite's hidden tests.
+
+    Refuses (RecordError) an evaluation without test outcomes (nothing would mark the problem
+    evaluated), duplicate test indexes, and a ``passed`` flag that contradicts the outcomes.
+    """
+    tid = evaluation.task_id
+    tests = list(evaluation.tests)
+    if not tests:
+        raise RecordError(f"{tid} on suite {suite!r}: an evaluation needs at least one test outcome")
+    idx = [t.test_index for t in tests]
+    if len(set(idx)) != len(idx):
+        raise RecordError(f"{tid} on suite {suite!r}: duplicate test indexes {sorted(idx)}")
+    all_passed = all(t.status == "passed" for t in tests)
+    if bool(evaluation.passed) != all_passed:
+        raise RecordError(
+            f"{tid} on suite {suite!r}: passed={evaluation.passed} but "
+            f"{sum(t.status == 'passed' for t in tests)}/{len(tests)} tests passed")
+    n = len(tests)
+    return _table({
+        "run_id": (STR, [run_id] * n),
+        "task_id": (STR, [tid] * n),
+        "suite": (STR, [suite] * n),
+        "test_index": (I32, idx),
+        "status": (STR, [t.status for t in tests]),
+        "error": (STR, [t.error for t in tests]),
+        "duration_s": (F64, [float(t.duration_s) for t in tests]),
+        "passed_problem": (BOOL, [all_passed] * n),
+        "evaluated_at": (pa.timestamp("us"), [now] * n),
+    })
+
+
 def skipped_rows_table(run_id: str, rows: Iterable[SkippedRow]) -> pa.Table:
     rows = list(rows)
     return _table({

@@ -150,6 +150,25 @@ CREATE TABLE IF NOT EXISTS evaluations (
     PRIMARY KEY (run_id, task_id, test_index)
 );
 
+-- The final solution scored on the hidden tests of ANOTHER suite of the same tasks, after the
+-- run (`egcfg evaluate`): e.g. an mbpp run's solutions on 'mbpp-et', a humaneval run's on
+-- 'humaneval-et'.  Nothing is re-generated and these tests never choose anything.  Added after
+-- schema version 1 without a bump: CREATE IF NOT EXISTS gives old stores the table on their
+-- next writable open; readers treat a store without it as holding no suite evaluations.
+-- A problem's rows of one suite are written in one transaction (delete + insert).
+CREATE TABLE IF NOT EXISTS suite_evaluations (
+    run_id          VARCHAR NOT NULL,
+    task_id         VARCHAR NOT NULL,
+    suite           VARCHAR NOT NULL,         -- a benchmark name of egcfg_core.problems, e.g. 'mbpp-et'
+    test_index      INTEGER NOT NULL,         -- index into that suite's hidden tests of the task
+    status          VARCHAR NOT NULL,         -- passed | failed | error | timeout | memory | killed
+    error           VARCHAR NOT NULL,
+    duration_s      DOUBLE NOT NULL,
+    passed_problem  BOOLEAN NOT NULL,         -- every test of this task in this suite passed
+    evaluated_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, task_id, suite, test_index)
+);
+
 -- Dataset rows that could not become a Problem.
 CREATE TABLE IF NOT EXISTS skipped_rows (
     run_id     VARCHAR NOT NULL,

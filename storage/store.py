@@ -34,11 +34,18 @@ TABLES = (
     "runs", "problems", "attempts", "lines", "candidates", "executions",
     "token_decisions", "solutions", "evaluations", "skipped_rows",
 )
-# Tables holding rows of one problem, keyed by (run_id, task_id, ...).
+# Tables added after schema version 1 without a version bump (CREATE TABLE IF NOT EXISTS): a
+# store last opened for writing by older code, or an older export/shard, may lack them, and
+# readers treat a missing one as empty.  Exports, shards and Parquet views include them.
+EXTRA_TABLES = ("suite_evaluations",)
+ALL_TABLES = TABLES + EXTRA_TABLES
+# Tables holding rows of one problem, keyed by (run_id, task_id, ...).  Redoing a problem
+# deletes its suite evaluations too: they scored a solution that is being replaced.
 PROBLEM_TABLES = (
     "attempts", "lines", "candidates", "executions", "token_decisions", "solutions",
-    "evaluations", "problems",
+    "evaluations", "suite_evaluations", "problems",
 )
+_SUITE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -391,6 +398,31 @@ class Store:
                         [bool(evaluation.passed), run_id, tid])
             self._touch_run(con, run_id, _utcnow())
 
+    def write_suite_evaluation(self, run_id: str, suite: str, evaluation: EvaluationRecord) -> None:
+        """Store the stored final solution of a done problem scored on another suite's hidden
+        tests (``suite``: a benchmark name such as 'mbpp-et').  One transaction: this (run,
+        task, suite)'s earlier rows are deleted and the new ones inserted, so a crash leaves the
+        old rows or the new ones.  Raises StoreError for an unknown run or a task without a
+        stored solution, RecordError for an evaluation without outcomes or an inconsistent one.
+        """
+        if not isinstance(suite, str) or not _SUITE.match(suite):
+            raise ValueError(f"suite {suite!r} must be a lower-case benchmark name such as 'mbpp-et'")
+        tid = evaluation.task_id
+        now = _utcnow()
+        data = rows.suite_evaluations_table(run_id, suite, evaluation, now=now)
+        with self._transaction(f"{suite} evaluation of {tid} in run {run_id}") as con:
+            self._require_run(con, run_id)
+            if first(con.execute(
+                    "SELECT 1 FROM solutions s JOIN problems p USING (run_id, task_id) "
+                    "WHERE s.run_id = ? AND s.task_id = ? AND p.status = 'done'",
+                    [run_id, tid])) is None:
+                raise StoreError(f"run {run_id!r} has no stored final solution for {tid!r} to "
+                                 f"evaluate on {suite!r}")
+            con.execute("DELETE FROM suite_evaluations WHERE run_id = ? AND task_id = ? AND suite = ?",
+                        [run_id, tid, suite])
+            self._insert(con, "suite_evaluations", data)
+            self._touch_run(con, run_id, now)
+
     def record_failure(
         self,
         run_id: str,
@@ -446,6 +478,41 @@ class Store:
             res = self._con.execute(
                 "SELECT task_id FROM problems WHERE run_id = ? AND status = ?", [run_id, status])
             return {r[0] for r in res.fetchall()}
+
+    def final_solutions(self, run_id: str) -> list[tuple[str, str]]:
+        """(task_id, code) of the final solution of every done problem of a run, by task id."""
+        with self._lock:
+            self._require_run(self._con, run_id)
+            return [(r[0], r[1]) for r in self._con.execute(
+                "SELECT s.task_id, s.code FROM solutions s JOIN problems p USING (run_id, task_id) "
+                "WHERE s.run_id = ? AND p.status = 'done' ORDER BY s.task_id", [run_id]).fetchall()]
+
+    def _has_table(self, name: str) -> bool:
+        return first(self._con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ?", [name])) is not None
+
+    def suite_done_task_ids(self, run_id: str, suite: str) -> set[str]:
+        """Task ids of this run whose final solution is already scored on ``suite`` (resume)."""
+        with self._lock:
+            if not self._has_table("suite_evaluations"):  # an old store opened read-only
+                return set()
+            res = self._con.execute(
+                "SELECT DISTINCT task_id FROM suite_evaluations WHERE run_id = ? AND suite = ?",
+                [run_id, suite])
+            return {r[0] for r in res.fetchall()}
+
+    def suite_status(self, run_id: str) -> dict[str, tuple[int, int]]:
+        """suite -> (problems evaluated, problems passed) for a run's suite evaluations."""
+        with self._lock:
+            if not self._has_table("suite_evaluations"):
+                return {}
+            res = self._con.execute(
+                "SELECT suite, count(*), count(*) FILTER (passed) FROM ("
+                "  SELECT suite, task_id, bool_and(passed_problem) AS passed FROM suite_evaluations"
+                "  WHERE run_id = ? GROUP BY suite, task_id) GROUP BY suite ORDER BY suite",
+                [run_id])
+            return {r[0]: (r[1], r[2]) for r in res.fetchall()}
 
     def run_status(self, run_id: str) -> RunStatus:
         with self._lock:

