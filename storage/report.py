@@ -327,8 +327,10 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
             WHERE a.run_id = $run AND a.is_winner AND a.gamma > 0)
         SELECT w.task_id, w.agent_name, l.line_index, l.chosen_text,
                list(td.token_text ORDER BY td.position) AS flipped_tokens,
-               left(l.signal_text, $excerpt) AS signal_excerpt,
-               length(l.signal_text) AS signal_chars, s.passed_hidden
+               -- from the first draft on: the block's fixed introduction says nothing
+               left(substr(l.signal_text, greatest(1, strpos(l.signal_text, 'Draft '))), $excerpt) AS signal_excerpt,
+               length(substr(l.signal_text, greatest(1, strpos(l.signal_text, 'Draft ')))) AS signal_chars,
+               s.passed_hidden
         FROM winners w
         JOIN lines l ON l.run_id = $run AND l.task_id = w.task_id AND l.agent_index = w.agent_index
                     AND l.signal_text <> ''
