@@ -70,6 +70,8 @@ def sweep_cmd(
     d: str = typer.Option(None, help="override grid.d"),
     max_new_tokens: int = typer.Option(None, help="override decode.max_new_tokens"),
     agent_workers: int = typer.Option(None, help="agents of one problem run concurrently"),
+    problem_workers: int = typer.Option(None, help="problems solved concurrently (thread task runner)"),
+    dask_address: str = typer.Option(None, help="Dask scheduler address: spread problems over its workers"),
     seed: int = typer.Option(None, help="override decode.seed"),
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
@@ -83,7 +85,8 @@ def sweep_cmd(
                  "data_dir": str(dd) if dd else None,
                  "t": floats(t, "t") if t else None, "gamma": floats(gamma, "gamma") if gamma else None,
                  "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
-                 "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed}
+                 "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
+                 "problem_workers": problem_workers, "dask_address": dask_address}
     try:
         cfg = load_config(config, overrides)
     except ConfigError as e:

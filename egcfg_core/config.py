@@ -4,7 +4,8 @@
     [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
-    [run]     agent_workers = 1; fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
+    [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; fewshot = true;
+              problem_retries = 1; eval_timeout_s = 10.0
 
 The run id is a hash of everything that changes results (not of paths or worker counts), so
 running the same sweep again resumes it.
@@ -42,6 +43,8 @@ class SweepConfig:
     baseline: bool = True
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     agent_workers: int = 1
+    problem_workers: int = 1  # problems solved at once (a Prefect task runner)
+    dask_address: str = ""  # a Dask scheduler: problems spread over its workers (prefect-dask)
     fewshot: bool = True
     problem_retries: int = 1
     eval_timeout_s: float = 10.0
@@ -52,7 +55,7 @@ class SweepConfig:
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
         d = dataclasses.asdict(self)
-        for k in ("data_dir", "agent_workers", "problem_retries"):
+        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
         return d
@@ -66,7 +69,8 @@ _SECTIONS = {
     "model": {"spec": "model"},
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline"},
-    "run": {"agent_workers": "agent_workers", "fewshot": "fewshot", "problem_retries": "problem_retries",
+    "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
+            "dask_address": "dask_address", "fewshot": "fewshot", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
@@ -183,7 +187,11 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
             if not isinstance(flat[key], bool):
                 raise ConfigError(f"{name}: expected true or false, got {flat[key]!r}")
             cfg[key] = flat[key]
-    for key in ("agent_workers", "problem_retries"):
+    if "dask_address" in flat:
+        if not isinstance(flat["dask_address"], str):
+            raise ConfigError(f"run.dask_address: expected a string like tcp://host:8786, got {flat['dask_address']!r}")
+        cfg["dask_address"] = flat["dask_address"]
+    for key in ("agent_workers", "problem_workers", "problem_retries"):
         if key in flat:
             cfg[key] = _num_list(f"run.{key}", flat[key], int, lo=0 if key == "problem_retries" else 1)[0]
     if "eval_timeout_s" in flat:

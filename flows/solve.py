@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -21,6 +22,19 @@ from .runtime import get_lm, get_pool
 @flow(name="egcfg-solve-problem", validate_parameters=False)
 def solve_problem_flow(problem: Problem, config: SweepConfig, fewshot: list | None = None
                        ) -> tuple[SolveRecord, EvaluationRecord]:
+    return solve_problem(problem, config, fewshot)
+
+
+@task(name="egcfg-solve-problem", cache_policy=NO_CACHE)
+def solve_problem_task(problem: Problem, config: SweepConfig, fewshot: list | None = None
+                       ) -> tuple[SolveRecord, EvaluationRecord]:
+    """The same, as a task: what a sweep hands to a thread or Dask task runner."""
+    return solve_problem(problem, config, fewshot)
+
+
+def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = None
+                  ) -> tuple[SolveRecord, EvaluationRecord]:
+    """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution."""
     t0 = time.perf_counter()
     lm, _, _ = get_lm(config.model)
     pool = get_pool()

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from egcfg_core.config import SweepConfig, load_config
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
@@ -19,7 +20,7 @@ from storage.store import Store
 
 from . import progress
 from .runtime import get_lm
-from .solve import solve_problem_flow
+from .solve import solve_problem_flow, solve_problem_task
 
 
 def code_version() -> str:
@@ -36,6 +37,34 @@ def code_version() -> str:
     from importlib.metadata import version
 
     return "egcfg-" + version("egcfg")
+
+
+def _solve_with_runner(todo, config: SweepConfig, fewshot, commit) -> None:
+    """Problems as tasks on a thread pool, or on a Dask cluster (prefect-dask); results come back
+    here and are committed by this process's single writer as they complete."""
+    from prefect.futures import as_completed
+
+    if config.dask_address:
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError as e:
+            raise RuntimeError("run.dask_address needs prefect-dask: pip install 'egcfg[dask]'") from e
+        runner = DaskTaskRunner(address=config.dask_address)
+    else:
+        runner = ThreadPoolTaskRunner(max_workers=config.problem_workers)
+    task = solve_problem_task.with_options(retries=config.problem_retries)
+    with runner:
+        started = {}
+        for problem in todo:
+            fut = runner.submit(task, parameters=dict(problem=problem, config=config, fewshot=fewshot))
+            started[fut] = (problem, time.perf_counter())
+        for fut in as_completed(list(started)):
+            problem, t0 = started[fut]
+            try:
+                result = fut.result()
+            except Exception as e:  # recorded, not fatal
+                result = e
+            commit(problem, result, t0)
 
 
 def load_selection(config: SweepConfig):
@@ -63,22 +92,32 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo))
-        for problem in todo:
-            t0 = time.perf_counter()
-            for attempt_no in range(config.problem_retries + 1):
-                try:
-                    solve, evaluation = solve_problem_flow(problem, config, fewshot)
-                except Exception as e:  # a failing problem is recorded, not fatal
-                    err = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
-                    if attempt_no < config.problem_retries:
-                        continue
-                    store.record_failure(run_id, problem.task_id, problem.benchmark, err, problem=problem)
-                    progress.emit("failed", task_id=problem.task_id, error=str(e))
+        def commit(problem, result, t0):
+            """The single writer: one problem, atomically with its done-marker (or its failure)."""
+            if isinstance(result, BaseException):
+                err = f"{type(result).__name__}: {result}\n" + "".join(traceback.format_exception(result, limit=8))
+                store.record_failure(run_id, problem.task_id, problem.benchmark, err, problem=problem)
+                progress.emit("failed", task_id=problem.task_id, error=str(result))
+                return
+            solve, evaluation = result
+            store.write_problem(run_id, solve, evaluation, wall_s=time.perf_counter() - t0)
+            progress.emit("done", task_id=problem.task_id, passed=evaluation.passed,
+                          passed_visible=solve.final.passed_visible, wall_s=time.perf_counter() - t0)
+
+        if config.problem_workers > 1 or config.dask_address:
+            _solve_with_runner(todo, config, fewshot, commit)
+        else:
+            for problem in todo:
+                t0 = time.perf_counter()
+                for attempt_no in range(config.problem_retries + 1):
+                    try:
+                        result = solve_problem_flow(problem, config, fewshot)
+                    except Exception as e:  # a failing problem is recorded, not fatal
+                        result = e
+                        if attempt_no < config.problem_retries:
+                            continue
                     break
-                store.write_problem(run_id, solve, evaluation, wall_s=time.perf_counter() - t0)
-                progress.emit("done", task_id=problem.task_id, passed=evaluation.passed,
-                              passed_visible=solve.final.passed_visible, wall_s=time.perf_counter() - t0)
-                break
+                commit(problem, result, t0)
         store.set_run_timings(run_id, {"model_load_s": load_s, "last_session_s": time.perf_counter() - t_start})
         status = store.run_status(run_id)
     progress.emit("end", run_id=run_id)

@@ -224,13 +224,15 @@ def test_changed_config_is_a_new_run(swept, tmp_path):
     assert q(db, "SELECT n_tokens FROM attempts WHERE run_id = ?", [other.run_id()]) == [(5,)]
 
 
-def test_concurrent_agents_store_the_same_decisions(swept, tmp_path):
-    """agent_workers = 2 runs the grid in a thread task runner: same run id (worker counts are
-    not part of it), and the same attempts, candidates and tokens as the sequential sweep."""
+@pytest.mark.parametrize("workers", [{"agent_workers": 2}, {"problem_workers": 2}])
+def test_concurrent_agents_store_the_same_decisions(swept, tmp_path, workers):
+    """agent_workers = 2 runs the grid in a thread task runner, problem_workers = 2 the problems:
+    same run id (worker counts are not part of it), and the same attempts, candidates and tokens
+    as the sequential sweep."""
     from flows.sweep import sweep_flow
 
     cfg, db, status, _ = swept
-    par = tiny_config(cfg.data_dir, agent_workers=2)
+    par = tiny_config(cfg.data_dir, **workers)
     assert par.run_id() == cfg.run_id()
     par_db = tmp_path / "par.duckdb"
     st = sweep_flow(config=par, db=str(par_db))
