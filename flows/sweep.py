@@ -1,7 +1,8 @@
 """Flow: sweep a benchmark selection with one config; resumable, every decision stored.
 
 Reading top to bottom: load the config and the problems, open the store, skip what is done,
-solve each remaining problem (a subflow), commit it atomically with its done-marker.
+solve each remaining problem (a task; flows/solve.py has the same as a flow of its own), commit
+it atomically with its done-marker.
 """
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
                 t0 = time.perf_counter()
                 for attempt_no in range(config.problem_retries + 1):
                     try:
-                        result = solve_problem_flow(problem, config, fewshot)
+                        result = solve_problem_task(problem, config, fewshot)
                     except Exception as e:  # a failing problem is recorded, not fatal
                         result = e
                         if attempt_no < config.problem_retries:
