@@ -897,6 +897,21 @@ class _Collector:
     def skip(self, row_id: str, reason: str) -> None:
         self.result.skipped.append(SkippedRow(self.benchmark, row_id, reason))
 
+    def add(self, task_id: str, et: dict | None, et_label: str, build: Callable[[Any], tuple]) -> None:
+        """Build one problem (with its extended tests when the benchmark has them) or skip it."""
+        try:
+            et_tests = None
+            if et is not None:
+                if task_id not in et:
+                    raise MalformedRowError(f"no {et_label} tests for this task")
+                et_tests = et[task_id]
+            problem, dropped = build(et_tests)
+        except MalformedRowError as e:
+            self.skip(task_id, str(e))
+            return
+        self.result.problems.append(problem)
+        self.result.dropped_tests.extend(dropped)
+
     def unreadable_row(self, lineno: int, reason: str, what: str = "line") -> None:
         self.unreadable += 1
         self.skip(f"{what} {lineno}", reason)
@@ -961,20 +976,8 @@ def _load_mbpp(
             continue
         if not col.selected(task_id):
             continue
-        try:
-            et_tests = None
-            if et is not None:
-                if task_id not in et:
-                    raise MalformedRowError("no MBPP-ET tests for this task")
-                et_tests = et[task_id]
-            problem, dropped = mbpp_problem_from_row(
-                row, benchmark=benchmark, et_tests=et_tests, strict=strict
-            )
-        except MalformedRowError as e:
-            col.skip(task_id, str(e))
-            continue
-        col.result.problems.append(problem)
-        col.result.dropped_tests.extend(dropped)
+        col.add(task_id, et, "MBPP-ET",
+                lambda et_tests: mbpp_problem_from_row(row, benchmark=benchmark, et_tests=et_tests, strict=strict))
 
 
 def _humaneval_rows(
@@ -1020,20 +1023,9 @@ def _load_humaneval(
         task_id = task_id.strip()
         if not col.selected(task_id):
             continue
-        try:
-            et_tests = None
-            if et is not None:
-                if task_id not in et:
-                    raise MalformedRowError("no HumanEval-ET tests for this task")
-                et_tests = et[task_id]
-            problem, dropped = humaneval_problem_from_row(
-                row, benchmark=benchmark, et_tests=et_tests, strict=strict
-            )
-        except MalformedRowError as e:
-            col.skip(task_id, str(e))
-            continue
-        col.result.problems.append(problem)
-        col.result.dropped_tests.extend(dropped)
+        col.add(task_id, et, "HumanEval-ET",
+                lambda et_tests: humaneval_problem_from_row(row, benchmark=benchmark, et_tests=et_tests,
+                                                            strict=strict))
 
 
 def _load_codecontests(data_dir: Path | None, col: _Collector) -> None:
