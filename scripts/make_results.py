@@ -43,6 +43,16 @@ EXPERIMENTS = [
             "egcfg evaluate <run> mbpp-et --db <store>   # for both runs",
         ],
     },
+    {
+        "key": "humaneval-cpu",
+        "title": "HumanEval on this 2-core CPU through the Prefect pipeline: HumanEval/0-29, a 3-agent grid",
+        "db": ["runs/humaneval-cpu.duckdb", "runs/humaneval-baseline.duckdb"],
+        "how": [
+            "egcfg sweep -c configs/humaneval_cpu.toml --db runs/humaneval-cpu.duckdb            # resumable",
+            "egcfg sweep -c configs/humaneval_baseline.toml --db runs/humaneval-baseline.duckdb  # γ = 0 only",
+            "egcfg evaluate <run> humaneval-et --db <store>   # for both runs",
+        ],
+    },
 ]
 
 
