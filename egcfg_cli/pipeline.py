@@ -72,6 +72,8 @@ def sweep_cmd(
     agent_workers: int = typer.Option(None, help="agents of one problem run concurrently"),
     problem_workers: int = typer.Option(None, help="problems solved concurrently (thread task runner)"),
     dask_address: str = typer.Option(None, help="Dask scheduler address: spread problems over its workers"),
+    line_tasks: bool = typer.Option(None, "--line-tasks/--no-line-tasks",
+                                    help="each line's exploration and execution as Prefect tasks"),
     seed: int = typer.Option(None, help="override decode.seed"),
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
@@ -86,7 +88,7 @@ def sweep_cmd(
                  "t": floats(t, "t") if t else None, "gamma": floats(gamma, "gamma") if gamma else None,
                  "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
                  "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
-                 "problem_workers": problem_workers, "dask_address": dask_address}
+                 "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks}
     try:
         cfg = load_config(config, overrides)
     except ConfigError as e:

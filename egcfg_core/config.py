@@ -4,8 +4,8 @@
     [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
-    [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; fewshot = true;
-              problem_retries = 1; eval_timeout_s = 10.0
+    [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
+              fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
 
 The run id is a hash of everything that changes results (not of paths or worker counts), so
 running the same sweep again resumes it.
@@ -45,6 +45,7 @@ class SweepConfig:
     agent_workers: int = 1
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
     dask_address: str = ""  # a Dask scheduler: problems spread over its workers (prefect-dask)
+    line_tasks: bool = False  # each line's exploration and execution as Prefect tasks (~50 ms a line)
     fewshot: bool = True
     problem_retries: int = 1
     eval_timeout_s: float = 10.0
@@ -55,7 +56,7 @@ class SweepConfig:
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
         d = dataclasses.asdict(self)
-        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "problem_retries"):
+        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
         return d
@@ -70,7 +71,7 @@ _SECTIONS = {
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
-            "dask_address": "dask_address", "fewshot": "fewshot", "problem_retries": "problem_retries",
+            "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
@@ -182,7 +183,7 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         cfg["s"] = _num_list("grid.s", flat["s"], int, lo=1)
     if "d" in flat:
         cfg["d"] = _num_list("grid.d", flat["d"], int, lo=1)
-    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot")):
+    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks")):
         if key in flat:
             if not isinstance(flat[key], bool):
                 raise ConfigError(f"{name}: expected true or false, got {flat[key]!r}")

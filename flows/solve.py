@@ -43,7 +43,8 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
     if config.agent_workers <= 1:
         attempts = []
         for i, agent in enumerate(grid):
-            attempts.append(run_agent_task(problem, lm, head, agent, i, config.decode, pool=pool))
+            attempts.append(run_agent_task(problem, lm, head, agent, i, config.decode, pool=pool,
+                                           line_tasks=config.line_tasks))
             if attempts[-1].passed_visible:
                 break
     else:
@@ -65,7 +66,7 @@ def _concurrent(problem, lm, head, grid, config, pool):
     with runner:
         futures = {runner.submit(run_agent_task, parameters=dict(
             problem=problem, lm=lm, head=head, agent=agent, agent_index=i, settings=config.decode,
-            pool=pool, cancel=cancels[i])): i for i, agent in enumerate(grid)}
+            pool=pool, cancel=cancels[i], line_tasks=config.line_tasks)): i for i, agent in enumerate(grid)}
         for fut in as_completed(list(futures)):
             i = futures[fut]
             rec = fut.result()

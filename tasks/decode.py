@@ -26,6 +26,12 @@ class PipelineAttempt(Attempt):
 
 
 @task(name="guided-decoding", cache_policy=NO_CACHE)
-def run_agent_task(problem, lm, head, agent, agent_index, settings, pool=None, cancel=None):
-    """Step 4-5 for one agent: the line-by-line EG-CFG loop, returning its AttemptRecord."""
-    return PipelineAttempt(lm, problem, head, agent, agent_index, settings, pool=pool, cancel=cancel).run()
+def run_agent_task(problem, lm, head, agent, agent_index, settings, pool=None, cancel=None, line_tasks=False):
+    """Steps 1-5 for one agent: the line-by-line EG-CFG loop, returning its AttemptRecord.
+
+    With ``line_tasks`` each line's exploration and execution are tasks of their own (visible in
+    the Prefect UI, retried on their own) at about 50 ms of orchestration a line; without, they
+    are plain calls inside this task (the default: orchestration stays well under 3% of a line).
+    """
+    cls = PipelineAttempt if line_tasks else Attempt
+    return cls(lm, problem, head, agent, agent_index, settings, pool=pool, cancel=cancel).run()

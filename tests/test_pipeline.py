@@ -224,7 +224,7 @@ def test_changed_config_is_a_new_run(swept, tmp_path):
     assert q(db, "SELECT n_tokens FROM attempts WHERE run_id = ?", [other.run_id()]) == [(5,)]
 
 
-@pytest.mark.parametrize("workers", [{"agent_workers": 2}, {"problem_workers": 2}])
+@pytest.mark.parametrize("workers", [{"agent_workers": 2}, {"problem_workers": 2}, {"line_tasks": True}])
 def test_concurrent_agents_store_the_same_decisions(swept, tmp_path, workers):
     """agent_workers = 2 runs the grid in a thread task runner, problem_workers = 2 the problems:
     same run id (worker counts are not part of it), and the same attempts, candidates and tokens
