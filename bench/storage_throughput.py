@@ -63,7 +63,7 @@ def template_attempts(per_problem: int, rng: random.Random, s: int = S) -> list[
                                       for t in range(TESTS)]) for c in range(s)]
             lines.append(LineRecord(li, "def f(x):\n", f"# signal {li % 7}", cands,
                                     "    x = 1\n", toks, {"sample_s": 0.5, "decode_s": 0.2}))
-        attempts.append(AttemptRecord(a, AgentConfig(0.7, gamma, S, 2), "def f(x): pass\n",
+        attempts.append(AttemptRecord(a, AgentConfig(0.7 if gamma else 0.0, gamma, S, 2), "def f(x): pass\n",
                                       "eos", lines, [TestOutcome(0, "passed", "", 0.01)], True,
                                       {"total_s": 3.0}))
     return attempts

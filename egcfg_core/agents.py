@@ -22,8 +22,10 @@ BASELINE = AgentConfig(t=0.0, gamma=0.0, s=0, d=0)
 
 
 def agent_grid(ts: Iterable[float] = (0.7, 1.0), gammas: Iterable[float] = (0.5, 1.0, 3.0),
-               ss: Iterable[int] = (3,), ds: Iterable[int] = (2, 3), *, baseline: bool = True) -> list[AgentConfig]:
-    """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given."""
+               ss: Iterable[int] = (3,), ds: Iterable[int] = (2, 3), *, baseline: bool = True,
+               sample_ts: Iterable[float] = (), sample_n: int = 0) -> list[AgentConfig]:
+    """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given; then
+    ``sample_n`` samplers per temperature in ``sample_ts`` (the no-guidance ablation)."""
     grid = [BASELINE] if baseline else []
     for gamma, t, d, s in itertools.product(gammas, ts, ds, ss):
         if gamma == 0:
@@ -31,6 +33,11 @@ def agent_grid(ts: Iterable[float] = (0.7, 1.0), gammas: Iterable[float] = (0.5,
         if t < 0 or s < 1 or d < 1:
             raise ValueError(f"invalid agent t={t} s={s} d={d}: need t >= 0, s >= 1, d >= 1")
         grid.append(AgentConfig(t=float(t), gamma=float(gamma), s=int(s), d=int(d)))
+    for r in range(sample_n):
+        for t in sample_ts:
+            if t <= 0:
+                raise ValueError(f"invalid sampler temperature {t}: need t > 0")
+            grid.append(AgentConfig(t=float(t), gamma=0.0, s=0, d=0, replicate=r))
     return grid
 
 

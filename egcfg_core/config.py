@@ -3,6 +3,7 @@
     [model]   spec = "default"          # alias, local path, hub id, or factory:module:function
     [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
+              sample_t = [0.7]; sample_n = 0   (samplers: the no-guidance ablation, see agents.py)
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
               fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
@@ -41,6 +42,8 @@ class SweepConfig:
     s: tuple[int, ...] = (3,)
     d: tuple[int, ...] = (2, 3)
     baseline: bool = True
+    sample_t: tuple[float, ...] = ()
+    sample_n: int = 0
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     agent_workers: int = 1
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
@@ -51,7 +54,8 @@ class SweepConfig:
     eval_timeout_s: float = 10.0
 
     def grid(self) -> list[AgentConfig]:
-        return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline)
+        return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
+                          sample_ts=self.sample_t, sample_n=self.sample_n)
 
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
@@ -59,6 +63,9 @@ class SweepConfig:
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
+        if not self.sample_n:  # runs without samplers keep the ids they had before samplers existed
+            d.pop("sample_t")
+            d.pop("sample_n")
         return d
 
     def run_id(self) -> str:
@@ -69,7 +76,8 @@ class SweepConfig:
 _SECTIONS = {
     "model": {"spec": "model"},
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
-    "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline"},
+    "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline",
+             "sample_t": "sample_t", "sample_n": "sample_n"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
             "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s"},
@@ -183,6 +191,11 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         cfg["s"] = _num_list("grid.s", flat["s"], int, lo=1)
     if "d" in flat:
         cfg["d"] = _num_list("grid.d", flat["d"], int, lo=1)
+    if "sample_t" in flat:
+        cfg["sample_t"] = _num_list("grid.sample_t", flat["sample_t"], float, lo=0, lo_inclusive=False,
+                                    allow_empty=True)
+    if "sample_n" in flat:
+        cfg["sample_n"] = _num_list("grid.sample_n", flat["sample_n"], int, lo=0)[0]
     for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks")):
         if key in flat:
             if not isinstance(flat[key], bool):
@@ -199,7 +212,7 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         cfg["eval_timeout_s"] = _num_list("run.eval_timeout_s", flat["eval_timeout_s"], float, lo=0, lo_inclusive=False)[0]
     out = SweepConfig(**cfg)
     if not out.grid():
-        raise ConfigError("grid: no agents (baseline = false and no γ > 0)")
+        raise ConfigError("grid: no agents (baseline = false, no γ > 0 and no samplers)")
     return out
 
 

@@ -12,7 +12,8 @@ For every new line of the solution (seed document, sections 2.2-4):
 
 The p_sol stream keeps one KV cache for the whole attempt.  The p_dyn cache is rebuilt once per
 line from a copy of the prompt head it shares with p_inst (computed once per problem), so only the
-signal, the assistant header and the code so far are prefilled.  γ = 0 is plain greedy decoding.
+signal, the assistant header and the code so far are prefilled.  γ = 0 is plain greedy decoding
+(or, with t > 0, plain sampling: the no-guidance ablation).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
 from .executable import extract_executable
 from .guidance import PlausibilityMask, cfg_logprobs, topk_pairs
@@ -248,6 +250,14 @@ class Attempt:
         return AttemptRecord(agent_index=self.agent_index, agent=a, code=code, stop_reason=stop_reason,
                              lines=lines, visible=visible, passed_visible=passed, timings=totals)
 
+    def sample(self, logprobs: torch.Tensor, position: int) -> int:
+        """A sampler agent's token: temperature t and top-p (stock warpers), seeded per position."""
+        scores = logprobs[None]
+        for warp in (TemperatureLogitsWarper(self.agent.t), TopPLogitsWarper(self.settings.top_p)):
+            scores = warp(None, scores)
+        gen = torch.Generator().manual_seed(line_seed(self.settings.seed, self.problem.task_id, self.agent, position))
+        return int(torch.multinomial(torch.softmax(scores[0], dim=-1), 1, generator=gen))
+
     def choose(self, logits_u: torch.Tensor, logits_c: torch.Tensor | None, position: int,
                guided: bool) -> tuple[int, TokenDecision]:
         """Pick the next token (argmax of the guided distribution) and record the decision."""
@@ -256,7 +266,7 @@ class Attempt:
         combined = cfg_logprobs(logits_u, logits_c, self.agent.gamma) if guided else lu
         if guided:
             combined = self.mask(lu, combined)
-        tok = int(combined.argmax())
+        tok = int(combined.argmax()) if not self.agent.is_sampler else self.sample(lu, position)
         k = self.settings.record_topk
         decision = TokenDecision(
             position=position, token_id=tok, token_text=self.lm.token_text(tok), gamma=self.agent.gamma,

@@ -64,21 +64,33 @@ class SkippedRow:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """One EG-CFG agent: temperature t, guidance scale gamma, s candidates of d lines."""
+    """One EG-CFG agent: temperature t, guidance scale gamma, s candidates of d lines.
+
+    gamma = 0 means no execution signal: with t = 0 the greedy baseline; with t > 0 a *sampler*
+    (the ablation: whole functions sampled at temperature t, no guidance; ``replicate`` tells
+    samplers of the same t apart, i.e. gives each its own seed).
+    """
 
     t: float = 0.7
     gamma: float = 1.0
     s: int = 3
     d: int = 2
+    replicate: int = 0
 
     @property
     def is_baseline(self) -> bool:
-        return self.gamma == 0.0
+        return self.gamma == 0.0 and self.t == 0.0
+
+    @property
+    def is_sampler(self) -> bool:
+        return self.gamma == 0.0 and self.t > 0.0
 
     @property
     def name(self) -> str:
         if self.is_baseline:
             return "greedy"
+        if self.is_sampler:
+            return f"sample_t{self.t:g}_r{self.replicate}"
         return f"t{self.t:g}_g{self.gamma:g}_s{self.s}_d{self.d}"
 
 
@@ -118,7 +130,7 @@ class TokenDecision:
     topk_uncond: list[tuple[int, float]]
     topk_guided: list[tuple[int, float]]
     topk_combined: list[tuple[int, float]]
-    argmax_changed: bool  # guidance picked a token other than the unguided argmax
+    argmax_changed: bool  # the chosen token is not the unguided argmax (guidance; or a sampler's draw)
 
 
 @dataclass

@@ -74,3 +74,25 @@ def test_deterministic_and_concurrent_equals_sequential(lm):
     assert tokens(a) == tokens(b)
     assert cands(a) == cands(b)
     assert a.solution == b.solution and a.final_index == b.final_index
+
+
+def test_samplers_are_the_no_guidance_ablation(lm):
+    """γ = 0 with t > 0: whole functions sampled (temperature + top-p), no candidates, no signal;
+    deterministic per seed, and replicates draw differently."""
+    grid = agent_grid((), (), (), (), sample_ts=(1.0,), sample_n=2)
+    assert [a.name for a in grid] == ["greedy", "sample_t1_r0", "sample_t1_r1"]
+    assert grid[0].is_baseline and not grid[0].is_sampler and grid[1].is_sampler
+    rec = solve(PROBLEM, lm, grid, settings=SETTINGS)
+    again = solve(PROBLEM, lm, grid, settings=SETTINGS)
+    toks = lambda r: [[d.token_id for ln in a.lines for d in ln.tokens] for a in r.attempts]
+    assert toks(rec) == toks(again)
+    greedy, s0, s1 = toks(rec)
+    assert s0 != s1 and s0 != greedy
+    for a in rec.attempts:
+        assert all(not ln.candidates and ln.signal_text == "" for ln in a.lines)
+    # a sampler's tokens come from its own unguided distribution, mostly not the argmax
+    drawn = [d for ln in rec.attempts[1].lines for d in ln.tokens]
+    assert any(d.argmax_changed for d in drawn)
+    assert all(d.logp_combined == d.logp_uncond for d in drawn)
+    with pytest.raises(ValueError, match="t > 0"):
+        agent_grid((), (), (), (), sample_ts=(0.0,), sample_n=1)

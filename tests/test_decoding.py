@@ -78,7 +78,7 @@ def test_cached_decoder_matches_naive(lm, gamma, batch_streams):
                               plausibility_alpha=0.05 if gamma == 3.0 else 0.0)
     parts = build_prompt(PROBLEM, lm.tokenizer)
     head = Head.build(lm, parts)
-    agent = AgentConfig(t=0.7, gamma=gamma, s=2, d=1)
+    agent = AgentConfig(t=0.7 if gamma else 0.0, gamma=gamma, s=2, d=1)  # γ = 0, t = 0: greedy
 
     FixedSignals.signals = SIGNALS
     attempt = FixedSignals(lm, replace(PROBLEM, visible_tests=()), head, agent, 0, settings)

@@ -109,7 +109,7 @@ def make_solve(task_id: str, *, winner: int | None = 2, n_agents: int = 3) -> So
                 timings={"sample_s": 0.5, "execute_s": 0.1, "prefill_s": 0.2, "decode_s": 0.3 + li}))
         passed = winner is not None and a == winner
         attempts.append(AttemptRecord(
-            agent_index=a, agent=AgentConfig(t=0.7, gamma=gamma, s=N_CANDS, d=2),
+            agent_index=a, agent=AgentConfig(t=0.7 if gamma else 0.0, gamma=gamma, s=N_CANDS, d=2),
             code="def f(x):\n    return x\n", stop_reason="eos" if passed else "cancelled",
             lines=lines,
             visible=[Outcome(i, "passed" if passed else "failed", "", 0.01) for i in range(N_TESTS)],
