@@ -3,13 +3,7 @@ store with an uninterrupted run of the same config: same rows (ignoring timings)
 keys, no orphan rows.  The sweeps are subprocesses using the session's Prefect test server."""
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,8 +11,8 @@ import duckdb
 import pytest
 
 from egcfg_core.config import load_config
+from tests.faults_helpers import SweepProc, sweep_args
 
-REPO = Path(__file__).resolve().parents[1]
 TINY = "factory:tests.tiny:tiny_model"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the subprocesses too, below
 TASKS = "11-13"
@@ -93,67 +87,22 @@ def integrity(db: Path) -> dict[str, int]:
         con.close()
 
 
-class Sweep:
-    """`python -m egcfg_cli.main sweep ...` in its own process group, stdout read line by line."""
+def sweep_proc(db: Path, data_dir: Path, api_url: str) -> SweepProc:
+    """`python -m egcfg_cli.main sweep ...` of this test's config, in its own process group."""
+    return SweepProc(sweep_args(db, data_dir, model=TINY, tasks=TASKS, grid=GRID), api_url)
 
-    started: list["Sweep"] = []
 
-    def __init__(self, db: Path, data_dir: Path, api_url: str):
-        args = [sys.executable, "-m", "egcfg_cli.main", "sweep", "--model", TINY, "--benchmark", "mbpp",
-                "--tasks", TASKS, "--data-dir", str(data_dir), "--db", str(db)]
-        for k, v in GRID.items():
-            args += [f"--{k.replace('_', '-')}", str(v)]
-        env = dict(os.environ, PREFECT_API_URL=api_url, DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING",
-                   PYTHONUNBUFFERED="1", COLUMNS="200", OMP_NUM_THREADS="1", EGCFG_THREADS="1")
-        self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
-        Sweep.started.append(self)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.output.append(line)
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, pattern: re.Pattern, timeout: float = 120) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = ""
-            if line is None or time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"no line matching {pattern.pattern!r}; output:\n{''.join(self.output)}")
-            if m := pattern.search(line):
-                return m
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the sweep and its own children
-        self.proc.wait(timeout=30)
-
-    def finish(self, timeout: float = 240) -> str:
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"sweep did not finish in {timeout}s:\n{''.join(self.output)}")
-        self.reader.join(timeout=30)  # the rest of stdout
-        out = "".join(self.output)
-        assert self.proc.returncode == 0, out
-        return out
+def finished(p: SweepProc, timeout: float = 240) -> str:
+    rc, out = p.finish(timeout)
+    assert rc == 0, out
+    return out
 
 
 @pytest.fixture
 def no_stray_sweeps():
     yield
-    while Sweep.started:  # a failed assertion must not leave a sweep running
-        Sweep.started.pop().kill()
+    while SweepProc.started:  # a failed assertion must not leave a sweep running
+        SweepProc.started.pop().kill()
 
 
 @pytest.mark.slow
@@ -173,22 +122,22 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_result(prefect_harness, da
 
     db = tmp_path / "resumed.duckdb"
     # 1) killed just after the first problem was committed (its line is printed after the commit)
-    p = Sweep(db, data_dir, prefect_harness)
-    run_id = p.wait_for(re.compile(r"run (\w+): 3 problems, 0 already done")).group(1)
+    p = sweep_proc(db, data_dir, prefect_harness)
+    run_id = p.wait_for_line(r"run (\w+): 3 problems, 0 already done").group(1)
     assert run_id == cfg.run_id(), "CLI and in-process configs differ"
-    first = p.wait_for(DONE_LINE).group(1)
+    first = p.wait_for_line(DONE_LINE.pattern).group(1)
     p.kill()
     done1 = integrity(db)
     assert done1 in (1, 2)  # the next commit may have landed between the print and the kill
     # 2) killed in the middle of the next problem (0.2 s after the sweep announced its work)
-    p = Sweep(db, data_dir, prefect_harness)
-    p.wait_for(re.compile(rf"run {run_id}: 3 problems, {done1} already done"))
+    p = sweep_proc(db, data_dir, prefect_harness)
+    p.wait_for_line(rf"run {run_id}: 3 problems, {done1} already done")
     time.sleep(0.2)
     p.kill()
     done2 = integrity(db)
     assert done1 <= done2 <= 3
     # 3) rerun to completion: only what was missing is solved
-    out = Sweep(db, data_dir, prefect_harness).finish()
+    out = finished(sweep_proc(db, data_dir, prefect_harness))
     assert f"{done2} already done" in out
     redone = DONE_LINE.findall(out)
     assert len(redone) == 3 - done2 and first not in redone
