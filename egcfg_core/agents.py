@@ -100,12 +100,16 @@ def run_concurrently(problem: Problem, lm: TransformersLM, grid: Sequence[AgentC
 
     with ThreadPoolExecutor(max_workers=workers) as ex:
         list(ex.map(go, range(len(grid))))
-    order = sorted(done)
-    attempts = [done[i] for i in order]
-    winner_pos = next((k for k, a in enumerate(attempts) if a.passed_visible), None)
-    # Attempts after the winner were cancelled or are moot: keep them for the record, but the
-    # final solution is decided as in the sequential run.
-    upto = attempts[: winner_pos + 1] if winner_pos is not None else attempts
-    winner, final = final_index(upto)
+    attempts = settle(done)
+    winner, final = final_index(attempts)
     return SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
                        solution=attempts[final].code, wall_s=time.perf_counter() - t0)
+
+
+def settle(done: dict[int, AttemptRecord]) -> list[AttemptRecord]:
+    """The attempts of concurrently run agents, in grid order, up to the first that passed the
+    visible tests: the later ones were cancelled or are moot, and dropping them leaves exactly
+    what the sequential run would have (so a resumed run equals an uninterrupted one)."""
+    attempts = [done[i] for i in sorted(done)]
+    first_pass = next((k for k, a in enumerate(attempts) if a.passed_visible), None)
+    return attempts[: first_pass + 1] if first_pass is not None else attempts

@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from egcfg_core.agents import final_index
+from egcfg_core.agents import final_index, settle
 from egcfg_core.config import SweepConfig
 from egcfg_core.records import EvaluationRecord, Problem, SolveRecord
 from tasks.decode import run_agent_task
@@ -74,7 +74,4 @@ def _concurrent(problem, lm, head, grid, config, pool):
             if rec.passed_visible:
                 for j in range(i + 1, len(grid)):
                     cancels[j].set()
-    attempts = [done[i] for i in sorted(done)]
-    first_pass = next((k for k, a in enumerate(attempts) if a.passed_visible), None)
-    # keep attempts up to the winner: later ones were cancelled or are moot
-    return attempts[: first_pass + 1] if first_pass is not None else attempts
+    return settle(done)
