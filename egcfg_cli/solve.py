@@ -27,9 +27,9 @@ def solve_cmd(
     from egcfg_core.agents import agent_grid, solve
     from egcfg_core.decoding import DecodeSettings
     from egcfg_core.evaluation import evaluate
-    from egcfg_core.model import ModelUnavailableError, load_model
+    from egcfg_core.model import ModelUnavailableError
     from egcfg_core.problems import load_problems, mbpp_fewshot
-    from egcfg_core.streams import TransformersLM
+    from flows.runtime import get_lm
 
     data_dir = data_dir or default_data_dir()
     try:
@@ -48,10 +48,9 @@ def solve_cmd(
         raise fail(str(e))
     try:
         with console.status(f"loading model {model!r} ..."):
-            lm_loaded = load_model(model)
-    except ModelUnavailableError as e:
+            lm = get_lm(model)[0]
+    except (ModelUnavailableError, ValueError) as e:
         raise fail(str(e))
-    lm = TransformersLM(lm_loaded.model, lm_loaded.tokenizer, name=lm_loaded.name)
     fewshot = None
     if data_dir is not None:
         try:
