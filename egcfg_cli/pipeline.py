@@ -147,13 +147,14 @@ def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP))
         with Store(db, read_only=True) as store:
             runs = store.list_runs()
             table = Table(title=str(db))
-            for col in ("run", "benchmark", "model", "done", "failed", "hidden pass@1", "updated"):
+            for col in ("run", "benchmark", "model", "done", "failed", "hidden pass@1", "other suites", "updated"):
                 table.add_column(col)
             for r in runs:
                 st = store.run_status(r.run_id)
                 rate = f"{st.passed}/{st.evaluated} = {st.pass_rate:.1%}" if st.pass_rate is not None else "-"
+                suites = ", ".join(f"{name} {p}/{n}" for name, (n, p) in store.suite_status(r.run_id).items())
                 table.add_row(r.run_id, str(r.config.get("benchmark", "?")), r.model[:40], str(r.done),
-                              str(r.failed), rate, r.updated_at.strftime("%Y-%m-%d %H:%M"))
+                              str(r.failed), rate, suites or "-", r.updated_at.strftime("%Y-%m-%d %H:%M"))
     except StoreError as e:
         raise fail(str(e))
     console.print(table)
