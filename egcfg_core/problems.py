@@ -545,15 +545,20 @@ def et_tests_from_row(row: dict) -> tuple[str, list[str]]:
 # --------------------------------------------------------------------------- HumanEval
 
 
-def _entry_docstring(prompt: str, entry_point: str) -> str:
-    try:
-        tree = ast.parse(prompt)
-    except (SyntaxError, ValueError):
-        # prompt ends inside the function: try closing the body
+def _parse_prompt(prompt: str) -> ast.Module | None:
+    """A HumanEval prompt's AST; a prompt that ends inside the function gets its body closed."""
+    for text in (prompt, prompt.rstrip() + "\n    pass\n"):
         try:
-            tree = ast.parse(prompt.rstrip() + "\n    pass\n")
+            return ast.parse(text)
         except (SyntaxError, ValueError):
-            return ""
+            continue
+    return None
+
+
+def _entry_docstring(prompt: str, entry_point: str) -> str:
+    tree = _parse_prompt(prompt)
+    if tree is None:
+        return ""
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
             return ast.get_docstring(node, clean=True) or ""
@@ -756,13 +761,9 @@ def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, .
 
 
 def _prompt_imports(prompt: str) -> str:
-    try:
-        tree = ast.parse(prompt)
-    except (SyntaxError, ValueError):
-        try:
-            tree = ast.parse(prompt.rstrip() + "\n    pass\n")
-        except (SyntaxError, ValueError):
-            return ""
+    tree = _parse_prompt(prompt)
+    if tree is None:
+        return ""
     lines = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     return "\n".join(lines) + "\n" if lines else ""
 
