@@ -10,7 +10,8 @@ from .common import console, fail
 
 def report_cmd(
     run: str = typer.Argument(..., help="run id, or a unique prefix of one (see `egcfg status`)"),
-    vs: str = typer.Option(None, "--vs", help="a second run (id or prefix) to compare against"),
+    vs: list[str] = typer.Option(None, "--vs", help="another run (id or prefix) to compare against; "
+                                 "repeat for several (e.g. the greedy baseline and a sampling ablation)"),
     db: list[Path] = typer.Option([Path("runs/egcfg.duckdb")], help="store file(s); several = shards, unioned"),
     out: Path = typer.Option(Path("report.md"), "--out", "-o", help="report file: .md (Markdown) or .html"),
     fmt: str = typer.Option(None, "--format", help="md or html (default: from the --out suffix)"),

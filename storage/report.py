@@ -483,12 +483,12 @@ def plot_pass_at_1(runs: list[RunData], papers: dict | None, path: Path) -> Path
     ax.legend(handles=[Patch(facecolor="#9e9e9e", edgecolor="black", label="baseline γ=0 (hidden tests)"),
                        Patch(facecolor="#9e9e9e", edgecolor="black", hatch="//",
                              label="baseline γ=0 (VISIBLE tests: hidden n/a)"),
-                       Patch(facecolor="#1f77b4", edgecolor="black", label="EG-CFG final solution (hidden tests)")],
+                       Patch(facecolor="#1f77b4", edgecolor="black", label="final solution (hidden tests)")],
               fontsize=8, loc="upper left")
     ax.set_xticks(x, [g[0] for g in groups], fontsize=8)
     ax.set_ylim(0, 118)
     ax.set_ylabel("pass@1 (%)")
-    ax.set_title("pass@1: baseline vs EG-CFG")
+    ax.set_title("pass@1: γ=0 greedy baseline vs final solution")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -496,7 +496,9 @@ def plot_pass_at_1(runs: list[RunData], papers: dict | None, path: Path) -> Path
 
 
 def _agent_group_label(gamma: float, t: float) -> str:
-    return "γ=0\n(greedy)" if gamma == 0 else f"γ={gamma:g}\nt={t:g}"
+    if gamma == 0:
+        return "γ=0\n(greedy)" if t == 0 else f"sampler\nt={t:g}"
+    return f"γ={gamma:g}\nt={t:g}"
 
 
 def plot_by_gamma_t(runs: list[RunData], path: Path) -> Path | None:
@@ -615,6 +617,28 @@ def _grid_text(cfg: dict[str, Any], key: str) -> str:
     return _fmt_num(v)
 
 
+def describe_agents(cfg: dict[str, Any]) -> str:
+    """What a run's agents are, from its config: e.g. "greedy + 12 EG-CFG agents", or "greedy + 3
+    samplers (γ = 0, t = 0.7; no signal)" for the sampling ablation."""
+    def n(key: str) -> int:
+        v = cfg.get(key) or []
+        return len(v) if isinstance(v, (list, tuple)) else 1
+    guided = n("gamma") * n("t") * n("s") * n("d") if [g for g in cfg.get("gamma") or [] if g] else 0
+    samplers = int(cfg.get("sample_n") or 0) * n("sample_t")
+    parts = ["greedy"] if cfg.get("baseline", True) else []
+    if guided:
+        parts.append(f"{guided} EG-CFG agent{'s' * (guided != 1)}")
+    if samplers:
+        parts.append(f"{samplers} sampler{'s' * (samplers != 1)} (γ = 0, t = "
+                     f"{_grid_text(cfg, 'sample_t')}; no signal)")
+    return " + ".join(parts) + (" only" if len(parts) == 1 else "") if parts else "no agents"
+
+
+def is_guided(r: RunData) -> bool:
+    """Whether the run has EG-CFG agents (γ > 0) at all."""
+    return any(g for g in r.config.get("gamma") or [])
+
+
 def _summary(runs: list[RunData]) -> list[Block]:
     blocks = [_h(2, "Run summary")]
     heads = ["", *[f"run {r.run_id}" for r in runs]]
@@ -624,14 +648,15 @@ def _summary(runs: list[RunData]) -> list[Block]:
     rows = [
         row("model", lambda r: Code(r.model)),
         row("benchmark", lambda r: r.benchmark),
+        row("agents", lambda r: describe_agents(r.config)),
         row("tasks selected", lambda r: Code(str(r.config.get("tasks", "?")))),
         row("problems done / failed / recorded", lambda r: f"{r.done} / {r.failed} / {r.recorded}"),
         row("final solutions scored on hidden tests", lambda r: str(r.evaluated)),
         row("dataset rows skipped", lambda r: str(r.skipped_rows)),
         row("grid γ", lambda r: _grid_text(r.config, "gamma")),
-        row("grid t", lambda r: _grid_text(r.config, "t")),
-        row("grid s (candidates)", lambda r: _grid_text(r.config, "s")),
-        row("grid d (lines per candidate)", lambda r: _grid_text(r.config, "d")),
+        row("grid t", lambda r: _grid_text(r.config, "t") if is_guided(r) else "-"),
+        row("grid s (candidates)", lambda r: _grid_text(r.config, "s") if is_guided(r) else "-"),
+        row("grid d (lines per candidate)", lambda r: _grid_text(r.config, "d") if is_guided(r) else "-"),
         row("γ=0 greedy baseline agent", lambda r: str(r.config.get("baseline", "?"))),
         row("few-shot prompt", lambda r: str(r.config.get("fewshot", "?"))),
         row("hidden-test timeout (s)", lambda r: _grid_text(r.config, "eval_timeout_s")),
@@ -697,7 +722,7 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
         return pct(k, n)
 
     rows = [
-        ["**EG-CFG final solution, pass@1 on hidden tests**",
+        ["**final solution, pass@1 on hidden tests**",
          *[pct(r.passed_hidden, r.evaluated) for r in runs], *paper_cells("egcfg")],
         ["final solution, pass@1 on visible tests",
          *[pct(r.final_passed_visible, r.solutions) for r in runs], *paper_cells(None)],
@@ -725,10 +750,12 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
                                 f"evaluated yet)" if rest > 0 else ""))
         have = [r for r in runs if suite in r.suites and r.suites[suite][0]]
         diff = ""
-        if len(have) == 2:
-            a, b = ((k / n) for n, k in (have[0].suites[suite], have[1].suites[suite]))
-            diff = (f" Run {_ic(have[0].run_id)} minus run {_ic(have[1].run_id)} on {suite}: "
-                    f"**{100 * (a - b):+.1f} points**.")
+        if len(have) >= 2:
+            rate = {r.run_id: r.suites[suite][1] / r.suites[suite][0] for r in have}
+            first = have[0].run_id
+            diff = "".join(f" Run {_ic(first)} minus run {_ic(o.run_id)} on {suite}: "
+                           f"**{100 * (rate[first] - rate[o.run_id]):+.1f} points**."
+                           for o in have[1:])
         notes.append(f"Hidden pass@1 on {suite}: problems whose stored final solution passed "
                      f"every {suite} test, over the problems scored on {suite} "
                      f"({'; '.join(parts)}). Scored by `egcfg evaluate` after the run without "
@@ -756,17 +783,17 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
                     f"code was scored on hidden tests only where it was the final solution "
                     f"({r.baseline_scored} of {r.baseline_eval_problems}); its pass@1 on VISIBLE "
                     f"tests is given instead.")
-        if r.baseline_hidden is not None and r.pass_at_1 is not None:
+        if r.baseline_hidden is not None and r.pass_at_1 is not None and describe_agents(r.config) != "greedy only":
             gain = 100 * (r.pass_at_1 - r.baseline_hidden)
-            notes.append(f"Run {_ic(r.run_id)}: EG-CFG minus baseline on hidden tests: "
-                         f"**{gain:+.1f} points**.")
+            notes.append(f"Run {_ic(r.run_id)} ({describe_agents(r.config)}): final solution minus "
+                         f"its own greedy baseline on hidden tests: **{gain:+.1f} points**.")
     if paper_benches:
         notes.append(f"The {PAPER_LABEL} column is the published figure on the full benchmark, "
                      f"not a result of this pipeline; our runs may cover a subset of the tasks "
                      f"with another model.")
     blocks += [_p(n) for n in notes]
     if fig:
-        blocks.append(Block("img", text="pass@1: baseline vs EG-CFG", path=fig))
+        blocks.append(Block("img", text="pass@1: γ=0 greedy baseline vs final solution", path=fig))
     return blocks
 
 
@@ -862,6 +889,10 @@ def _fixes_section(runs: list[RunData]) -> list[Block]:
         if not r.has_baseline:
             blocks.append(_p("This run has no γ=0 baseline agent, so there is nothing to compare."))
             continue
+        if not is_guided(r):
+            blocks.append(_p(f"This run has no guided agents ({describe_agents(r.config)}), so "
+                             f"there is no execution signal to show."))
+            continue
         if not r.fixes:
             blocks.append(_p("None: no problem where the baseline failed the visible tests was won "
                              "by a guided agent with a flipped token."))
@@ -882,11 +913,11 @@ def _fixes_section(runs: list[RunData]) -> list[Block]:
     return blocks
 
 
-def regenerate_command(run_id: str, vs: str | None, db_paths: Sequence[str | Path], out: Path,
-                       fmt: str, figures_dir: Path | None = None, papers: bool = True) -> str:
+def regenerate_command(run_id: str, vs: str | Sequence[str] | None, db_paths: Sequence[str | Path],
+                       out: Path, fmt: str, figures_dir: Path | None = None, papers: bool = True) -> str:
     parts = ["egcfg", "report", run_id]
-    if vs:
-        parts += ["--vs", vs]
+    for v in _vs_list(vs):
+        parts += ["--vs", v]
     for p in db_paths:
         parts += ["--db", str(p)]
     parts += ["--out", str(out)]
@@ -899,6 +930,10 @@ def regenerate_command(run_id: str, vs: str | None, db_paths: Sequence[str | Pat
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _vs_list(vs: str | Sequence[str] | None) -> list[str]:
+    return [vs] if isinstance(vs, str) else list(vs or [])
+
+
 def _infer_format(out: Path) -> str:
     return "html" if Path(out).suffix.lower() in (".html", ".htm") else "md"
 
@@ -906,14 +941,16 @@ def _infer_format(out: Path) -> str:
 def build_report(runs: list[RunData], figs: dict[str, str | None], papers: dict | None,
                  command: str) -> list[Block]:
     main = runs[0]
-    title = f"EG-CFG report: run {main.run_id}" + (f" vs {runs[1].run_id}" if len(runs) > 1 else "")
+    title = f"EG-CFG report: run {main.run_id}" + (
+        " vs " + ", ".join(r.run_id for r in runs[1:]) if len(runs) > 1 else "")
     blocks = [_h(1, title),
               _p(f"Generated from the DuckDB store by `egcfg report` (all figures by SQL over the "
                  f"tables of `storage/schema.sql`). Model {_ic(main.model)}, benchmark "
                  f"**{main.benchmark}**, {main.done} problem(s) done.")]
-    if len(runs) > 1 and runs[1].benchmark != main.benchmark:
-        blocks.append(_p(f"Note: the runs are on different benchmarks ({main.benchmark} vs "
-                         f"{runs[1].benchmark}); their figures are not directly comparable."))
+    if any(r.benchmark != main.benchmark for r in runs[1:]):
+        blocks.append(_p(f"Note: the runs are on different benchmarks "
+                         f"({' vs '.join(r.benchmark for r in runs)}); their figures are not "
+                         f"directly comparable."))
     blocks += _summary(runs)
     blocks += _pass_section(runs, papers, figs.get("pass_at_1"))
     blocks += _agents_section(runs, figs.get("by_gamma_t"))
@@ -1006,7 +1043,7 @@ def render_html(blocks: list[Block]) -> str:
 def write_report(
     db_paths: str | Path | Sequence[str | Path],
     run_id: str,
-    vs: str | None = None,
+    vs: str | Sequence[str] | None = None,
     out: Path = Path("report.md"),
     fmt: str = "md",
     *,
@@ -1014,7 +1051,8 @@ def write_report(
     papers: dict[str, dict[str, float]] | None = PAPERS,
     command: str | None = None,
 ) -> Path:
-    """Write the report of ``run_id`` (an id or unique prefix), optionally against ``vs``, to
+    """Write the report of ``run_id`` (an id or unique prefix), optionally against ``vs`` (one
+    run or several, e.g. its greedy baseline and a sampling ablation), to
     ``out`` in format ``fmt`` ("md" or "html"), with PNG figures in ``figures_dir`` (default:
     beside the report, named ``<out stem>-<figure>.png``).  ``papers=None`` leaves out the
     paper's reference figures.  ``command`` is the line printed at the end (default: the
@@ -1026,8 +1064,10 @@ def write_report(
     con = open_stores(paths)
     try:
         rid = resolve_run(con, run_id)
-        vid = resolve_run(con, vs) if vs else None
-        runs = [collect(con, rid)] + ([collect(con, vid)] if vid else [])
+        vids = [resolve_run(con, v) for v in _vs_list(vs)]
+        if len(set([rid, *vids])) < 1 + len(vids):
+            raise ReportError(f"a run is named twice among {[rid, *vids]}")
+        runs = [collect(con, x) for x in (rid, *vids)]
     finally:
         con.close()
     fig_dir = Path(figures_dir) if figures_dir is not None else out.parent
@@ -1049,7 +1089,7 @@ def write_report(
             path.unlink()  # a stale figure of an earlier report with data
         figs[name] = (Path(os.path.relpath(made, out.parent)).as_posix() if made else None)
     if command is None:
-        command = regenerate_command(rid, vid, paths, out, fmt, figures_dir, bool(papers))
+        command = regenerate_command(rid, vids, paths, out, fmt, figures_dir, bool(papers))
     blocks = build_report(runs, figs, papers, command)
     text = render_markdown(blocks) if fmt == "md" else render_html(blocks)
     try:

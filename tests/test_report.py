@@ -162,7 +162,7 @@ def test_figures_match_independent_computation(db, tmp_path):
     out = write_report([db], RUN_A, out=tmp_path / "rep" / "r.md")
     md = out.read_text()
     # pass@1 of the final solution on hidden tests: P1 pass, P2 pass, P3 fail.
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[0] == "2/3 = 66.7%"
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[0] == "2/3 = 66.7%"
     assert cells(md, "final solution, pass@1 on visible tests")[0] == "2/3 = 66.7%"
     # Baseline: P1 scored pass (final), P2 implied fail (failed visible test 1, also hidden),
     # P3 scored fail (final).
@@ -174,7 +174,7 @@ def test_figures_match_independent_computation(db, tmp_path):
     # Paper figures beside ours, labelled.
     head = next(ln for ln in md.splitlines() if ln.startswith("| metric"))
     assert f"{PAPER_LABEL}, mbpp" in head
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[1] == "83.2%"
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[1] == "83.2%"
     assert cells(md, "baseline (γ=0 greedy) pass@1 (hidden)")[1] == "49.4%"
 
     # Agents: greedy ran on 3 problems, won 1; gamma=1 ran on 2, won 0; gamma=3 ran on 2, won 1.
@@ -242,7 +242,7 @@ def test_baseline_not_scored_falls_back_to_visible_and_vs(db, tmp_path):
     assert base[1] == "1/3 = 33.3%"  # the --vs run
     assert cells(md, "baseline (γ=0 greedy) pass@1 on VISIBLE tests (not hidden)")[:2] == \
         ["0/1 = 0.0%", "1/3 = 33.3%"]
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[:2] == \
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[:2] == \
         ["1/1 = 100.0%", "2/3 = 66.7%"]
     assert "pass@1 on VISIBLE tests is given instead" in md
     assert f"run {RUN_B} vs {RUN_A}" in md.splitlines()[0]
@@ -257,7 +257,7 @@ def test_shards_and_prefix(tmp_path):
         fill_b(s)
     out = write_report([a, b], "aaaa2", vs="aaaa1", out=tmp_path / "sh.md")
     md = out.read_text()
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[:2] == \
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[:2] == \
         ["1/1 = 100.0%", "2/3 = 66.7%"]
     assert f"--db {a} --db {b}" in md
 
@@ -285,7 +285,7 @@ def test_empty_and_unevaluated_runs(tmp_path):
     assert "no problem is done yet" in md
     assert "No attempts are stored yet." in md
     assert "No guided lines yet" in md and "No timings yet" in md
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[0] == "n/a (0 problems)"
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[0] == "n/a (0 problems)"
     assert not list(tmp_path.glob("e-*.png"))  # nothing to plot, and no empty plots
 
     md = write_report(path, "noeval", vs="empty", out=tmp_path / "n.html", fmt="html").read_text()
@@ -338,3 +338,55 @@ def test_cli_and_regenerate_command(db, tmp_path):
     res = runner.invoke(_cli(), ["report", RUN_A, "--db", str(db), "--out", str(tmp_path / "r.pdf")])
     assert res.exit_code == 2 and ".md or .html" in res.output
     assert not list(tmp_path.glob("r*"))  # nothing written
+
+
+RUN_S = "ssss3333dddd"
+SAMPLER = AgentConfig(t=0.7, gamma=0.0, s=0, d=0, replicate=0)
+
+
+def fill_sampler(store: Store) -> None:
+    """The sampling ablation: greedy + 2 samplers (no signal). Mbpp/2: the first sampler wins."""
+    store.ensure_run(RUN_S, {**CONFIG, "gamma": [], "sample_t": [0.7], "sample_n": 2},
+                     "toy-model", "deadbeef")
+    store.write_problem(RUN_S, solve_p1(), ev("Mbpp/1", True), wall_s=2.0)
+    a0 = attempt(0, GREEDY, greedy_lines(), ["passed", "failed"], code="def f(x):\n    return 1\n")
+    a1 = attempt(1, SAMPLER, greedy_lines(), ["passed", "passed"])
+    store.write_problem(RUN_S, SolveRecord(problem("Mbpp/2"), [a0, a1], 1, 1, a1.code, 4.0),
+                        ev("Mbpp/2", False), wall_s=4.0)
+
+
+def test_several_vs_runs_and_the_sampling_ablation(db, tmp_path):
+    with Store(db) as s:
+        fill_sampler(s)
+        for run, passed in ((RUN_A, {"Mbpp/1": True, "Mbpp/2": True, "Mbpp/3": False}),
+                            (RUN_S, {"Mbpp/1": True, "Mbpp/2": False})):
+            for tid, ok in passed.items():
+                s.write_suite_evaluation(run, "mbpp-et", EvaluationRecord(
+                    tid, "mbpp-et", ok, [Outcome(0, "passed" if ok else "failed", "", 0.01)]))
+    out = tmp_path / "three.md"
+    runner = CliRunner()
+    res = runner.invoke(_cli(), ["report", RUN_A, "--vs", RUN_B, "--vs", RUN_S[:6], "--db", str(db),
+                                 "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    md = out.read_text()
+    assert md.splitlines()[0] == f"# EG-CFG report: run {RUN_A} vs {RUN_B}, {RUN_S}"
+    assert cells(md, "agents") == ["greedy + 2 EG-CFG agents", "greedy + 1 EG-CFG agent",
+                                   "greedy + 2 samplers (γ = 0, t = 0.7; no signal)"]
+    assert cells(md, "grid t")[2] == "-"  # no guided agents: the grid does not apply
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[:3] == \
+        ["2/3 = 66.7%", "1/1 = 100.0%", "1/2 = 50.0%"]
+    # the sampler's wins are its own (greedy failed Mbpp/2, the sampler passed the visible tests)
+    assert re.search(r"\| ssss3333 \| `sample_t0.7_r0` .*\| 1 of 2 \| 0 \| 1/1 = 100.0% \| 1 \| 1 \| 0 \|", md), md
+    et = cells(md, "**hidden pass@1 on mbpp-et** (same final solutions, scored after the run)")
+    assert et[:3] == ["2/3 = 66.7%", "not scored on mbpp-et", "1/2 = 50.0%"]
+    assert f"Run `{RUN_A}` minus run `{RUN_S}` on mbpp-et: **+16.7 points**." in md
+    assert f"Run `{RUN_S}` (greedy + 2 samplers (γ = 0, t = 0.7; no signal)): final solution minus " \
+           f"its own greedy baseline on hidden tests: **+0.0 points**." in md
+    assert "no guided agents (greedy + 2 samplers" in md  # no signal to show for the ablation
+    command = re.search(r"```sh\n(.*)\n```", md).group(1)
+    assert f"--vs {RUN_B} --vs {RUN_S}" in command
+    out.unlink()
+    assert runner.invoke(_cli(), shlex.split(command)[1:]).exit_code == 0
+    assert out.read_text() == md
+    with pytest.raises(ReportError, match="named twice"):
+        write_report(db, RUN_A, vs=[RUN_B, RUN_A[:6]], out=tmp_path / "x.md")
