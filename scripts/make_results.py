@@ -2,8 +2,10 @@
 
     .venv/bin/python scripts/make_results.py            # after the runs below exist in runs/
 
-Each experiment is (title, store files, EG-CFG run, baseline run, how it was made).  An
-experiment whose store or runs are missing is listed as "not run yet" with its command.
+Each experiment is (title, store files, how it was made); its runs are told apart by their
+configs: the EG-CFG run (γ > 0 agents), the greedy-only baseline run and, where it exists, the
+sampling ablation (greedy + unguided samplers, no signal).  An experiment whose store or runs are
+missing is listed as "not run yet" with its command; a missing ablation store is simply left out.
 """
 from __future__ import annotations
 
@@ -31,7 +33,11 @@ EXPERIMENTS = [
             "egcfg ingest runs/gpu-h200-1 -c configs/mbpp_full.toml --tag h200 --db runs/mbpp-gpu.duckdb",
             "egcfg ingest runs/gpu-h200-1 -c configs/mbpp_full.toml --tag h200 --db runs/mbpp-gpu.duckdb --baseline-only",
             "egcfg evaluate <run> mbpp-et --db runs/mbpp-gpu.duckdb   # for both runs",
+            "# the sampling ablation (greedy + 12 unguided samplers), on this CPU, same task order:",
+            "egcfg sweep -c configs/mbpp_sampling_ablation.toml --db runs/mbpp-sampling-ablation.duckdb",
+            "egcfg evaluate <run> mbpp-et --db runs/mbpp-sampling-ablation.duckdb",
         ],
+        "optional": ["runs/mbpp-sampling-ablation.duckdb"],
     },
     {
         "key": "mbpp-cpu",
@@ -40,8 +46,10 @@ EXPERIMENTS = [
         "how": [
             "egcfg sweep -c configs/mbpp_cpu.toml --db runs/mbpp-cpu.duckdb            # resumable",
             "egcfg sweep -c configs/mbpp_baseline.toml --db runs/mbpp-baseline.duckdb  # γ = 0 only",
-            "egcfg evaluate <run> mbpp-et --db <store>   # for both runs",
+            "egcfg sweep -c configs/mbpp_cpu_sampling.toml --db runs/mbpp-cpu-sampling.duckdb  # the ablation",
+            "egcfg evaluate <run> mbpp-et --db <store>   # for all three runs",
         ],
+        "optional": ["runs/mbpp-cpu-sampling.duckdb"],
     },
     {
         "key": "humaneval-cpu",
@@ -69,47 +77,63 @@ def runs_in(db_paths: list[str]) -> list[tuple[str, dict]]:
         con.close()
 
 
-def pick(runs: list[tuple[str, dict]]) -> tuple[str | None, str | None]:
-    """(EG-CFG run, baseline-only run): the one with γ values and the one without."""
+def pick(runs: list[tuple[str, dict]]) -> tuple[str | None, str | None, str | None]:
+    """(EG-CFG run, greedy-only baseline run, sampling-ablation run), told apart by their configs."""
     eg = next((r for r, c in runs if c.get("gamma")), None)
-    base = next((r for r, c in runs if not c.get("gamma")), None)
-    return eg, base
+    base = next((r for r, c in runs if not c.get("gamma") and not c.get("sample_n")), None)
+    ablation = next((r for r, c in runs if not c.get("gamma") and c.get("sample_n")), None)
+    return eg, base, ablation
 
 
-def reading(found: list[tuple[dict, str, str | None]]) -> str:
+def dbs(ex: dict) -> list[str]:
+    """The experiment's stores: the required ones, plus the optional ones that exist."""
+    return ex["db"] + [p for p in ex.get("optional", []) if (ROOT / p).exists()]
+
+
+def reading(found: list[tuple[dict, str, str | None, str | None]]) -> str:
     """The honest reading, with every number pulled from the stores."""
     from storage.report import open_stores
 
     lines = ["\n## Reading these numbers honestly\n"]
-    for ex, eg, base in found:
-        con = open_stores([str(ROOT / p) for p in ex["db"]])
+    for ex, eg, base, abl in found:
+        con = open_stores([str(ROOT / p) for p in dbs(ex)])
         try:
-            common = [r[0] for r in con.execute(
-                "SELECT task_id FROM solutions WHERE run_id = ? INTERSECT SELECT task_id FROM solutions WHERE run_id = ?",
-                [eg, base or eg]).fetchall()]
+            def common(*runs):  # the problems every one of these runs has finished
+                q = " INTERSECT ".join("SELECT task_id FROM solutions WHERE run_id = ?" for _ in runs)
+                return [r[0] for r in con.execute(q, list(runs)).fetchall()]
 
-            def rate(run, suite=None):  # over the problems both runs have finished
+            def rate(run, tasks, suite=None):  # (passed, of) over ``tasks``
                 if suite is None:
                     n, k = con.execute("SELECT count(*), count(*) FILTER (passed_hidden) FROM solutions "
-                                       "WHERE run_id = ? AND list_contains(?, task_id)", [run, common]).fetchone()
+                                       "WHERE run_id = ? AND list_contains(?, task_id)", [run, tasks]).fetchone()
                 else:
                     n, k = con.execute(
                         "SELECT count(*), count(*) FILTER (p) FROM (SELECT task_id, bool_and(passed_problem) p "
                         "FROM suite_evaluations WHERE run_id = ? AND suite = ? AND list_contains(?, task_id) "
-                        "GROUP BY task_id)", [run, suite, common]).fetchone()
+                        "GROUP BY task_id)", [run, suite, tasks]).fetchone()
                 return (k, n)
+
+            def compare(runs: list[tuple[str, str]]) -> str:  # [(label, run id)] on common problems
+                tasks = common(*(r for _, r in runs))
+                txt = f"the {len(tasks)} problems {'all' if len(runs) > 2 else 'both'} runs finished; " + \
+                    " vs ".join(f"{label} {k}/{n}" for label, (k, n) in
+                                ((label, rate(r, tasks)) for label, r in runs)) + f" on {bench}"
+                for suite in suites:
+                    got = [rate(r, tasks, suite) for _, r in runs]
+                    if all(n for _, n in got):
+                        txt += f"; on {suite} " + " vs ".join(f"{k}/{n}" for k, n in got)
+                return txt
+
             bench = con.execute("SELECT config->>'benchmark' FROM runs WHERE run_id = ?", [eg]).fetchone()[0]
             agents = con.execute("SELECT count(DISTINCT agent_index) FROM attempts WHERE run_id = ?", [eg]).fetchone()[0]
-            e, b = rate(eg), rate(base) if base else None
-            txt = (f"- **{ex['title']}**: the {len(common)} problems both runs finished; EG-CFG {e[0]}/{e[1]}"
-                   + (f" vs greedy {b[0]}/{b[1]} on {bench}" if b else f" on {bench}"))
             suites = [r[0] for r in con.execute("SELECT DISTINCT suite FROM suite_evaluations WHERE run_id = ?",
-                                                [eg]).fetchall()] if base else []
-            for suite in suites:
-                es, bs = rate(eg, suite), rate(base, suite)
-                if es[1] and bs[1]:
-                    txt += f"; on {suite} {es[0]}/{es[1]} vs {bs[0]}/{bs[1]}"
-            lines.append(txt + f" ({agents} agents ran at least once).")
+                                                [eg]).fetchall()]
+            pair = [("EG-CFG", eg)] + ([("greedy", base)] if base else [])
+            lines.append(f"- **{ex['title']}**: {compare(pair)} ({agents} agents ran at least once).")
+            if abl:
+                lines.append(f"  - With the sampling ablation (greedy + unguided samplers, the same "
+                             f"visible-test stopping, no execution signal): "
+                             f"{compare(pair[:1] + [('sampling', abl)] + pair[1:])}.")
         finally:
             con.close()
     lines.append(
@@ -124,10 +148,12 @@ def reading(found: list[tuple[dict, str, str | None]]) -> str:
         "- On MBPP the hidden tests are the visible ones, so an agent that passes the visible tests "
         "passes the hidden ones by construction; MBPP-ET is the check that the gain is real code, not "
         "fitting three asserts.\n"
-        "- The gain mixes two things: more attempts (sampled candidates, several agents, stopped by "
-        "the visible tests) and the guidance itself. `configs/mbpp_sampling_ablation.toml` (greedy + "
-        "as many unguided samplers) is the control that separates them; until it has run, the gain is "
-        "an upper bound on what the execution signal adds.\n"
+        "- The gain over greedy mixes two things: more attempts (several agents, stopped by the "
+        "visible tests) and the guidance itself. The sampling ablation (greedy + as many unguided "
+        "samplers as there are EG-CFG agents, `configs/mbpp_cpu_sampling.toml` and "
+        "`configs/mbpp_sampling_ablation.toml`) is the control that separates them: EG-CFG minus "
+        "sampling is what the execution signal adds; where no ablation is listed, the gain over "
+        "greedy is an upper bound on it.\n"
         "- The grid was not tuned on hidden tests: it is the issue's example grid (GPU) and a 3-agent "
         "slice of it (CPU), fixed before the runs.\n"
         "- What would most raise the pass rate: a stronger model (guided agents of the 0.5B model pass "
@@ -155,10 +181,10 @@ def main() -> None:
     for ex in EXPERIMENTS:
         parts.append(f"\n## {ex['title']}\n")
         missing = [p for p in ex["db"] if not (ROOT / p).exists()]
-        eg = base = None
+        eg = base = abl = None
         if not missing:
             try:
-                eg, base = pick(runs_in(ex["db"]))
+                eg, base, abl = pick(runs_in(dbs(ex)))
             except StoreError as e:
                 parts.append(f"_store not readable now ({e}); rerun this script when the sweep has finished._\n")
                 continue
@@ -167,16 +193,17 @@ def main() -> None:
             parts.append(f"_Not run yet (missing: {', '.join(missing) or 'an EG-CFG run'})._\n")
             continue
         tmp = ROOT / "docs" / f"results-{ex['key']}.md"
+        vs = [r for r in (base, abl) if r]
         try:
-            write_report([str(ROOT / p) for p in ex["db"]], eg, vs=base, out=tmp,
-                         command=f"egcfg report {eg}" + (f" --vs {base}" if base else "") +
-                         "".join(f" --db {p}" for p in ex["db"]))
+            write_report([str(ROOT / p) for p in dbs(ex)], eg, vs=vs, out=tmp,
+                         command=f"egcfg report {eg}" + "".join(f" --vs {r}" for r in vs) +
+                         "".join(f" --db {p}" for p in dbs(ex)))
         except (ReportError, StoreError) as e:
             parts.append(f"_report failed: {e}_\n")
             continue
         body = tmp.read_text()
         tmp.unlink()
-        found.append((ex, eg, base))
+        found.append((ex, eg, base, abl))
         body = re.sub(r"^# .*\n", "", body, count=1)  # our own heading instead
         body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)  # one level down
         parts.append(body)
