@@ -21,7 +21,7 @@ from storage.store import StoreError  # noqa: E402
 
 EXPERIMENTS = [
     {
-        "key": "mbpp-gpu",
+        "key": "mbpp-gpu", "short": "MBPP, Mbpp/11 on, H200 GPU, 12-agent grid",
         "title": "MBPP on a lent H200 GPU: the whole grid, tasks Mbpp/11 onward in order",
         "db": ["runs/mbpp-gpu.duckdb"],
         "run_config": "configs/mbpp_full.toml", "tag": "h200",
@@ -40,7 +40,7 @@ EXPERIMENTS = [
         "optional": ["runs/mbpp-sampling-ablation.duckdb"],
     },
     {
-        "key": "mbpp-cpu",
+        "key": "mbpp-cpu", "short": "MBPP, Mbpp/11-40, CPU, 3-agent grid",
         "title": "MBPP on this 2-core CPU through the Prefect pipeline: Mbpp/11-40, a 3-agent grid",
         "db": ["runs/mbpp-cpu.duckdb", "runs/mbpp-baseline.duckdb"],
         "how": [
@@ -52,7 +52,7 @@ EXPERIMENTS = [
         "optional": ["runs/mbpp-cpu-sampling.duckdb"],
     },
     {
-        "key": "humaneval-cpu",
+        "key": "humaneval-cpu", "short": "HumanEval/0-29, CPU, 3-agent grid",
         "title": "HumanEval on this 2-core CPU through the Prefect pipeline: HumanEval/0-29, a 3-agent grid",
         "db": ["runs/humaneval-cpu.duckdb", "runs/humaneval-baseline.duckdb"],
         "how": [
@@ -90,15 +90,16 @@ def dbs(ex: dict) -> list[str]:
     return ex["db"] + [p for p in ex.get("optional", []) if (ROOT / p).exists()]
 
 
-def reading(found: list[tuple[dict, str, str | None, str | None]]) -> str:
-    """The honest reading, with every number pulled from the stores."""
+def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[dict]:
+    """Per experiment, its runs' pass rates on the problems every compared run has finished, on the
+    benchmark and on each suite scored afterwards (``egcfg evaluate``): all by SQL."""
     from storage.report import open_stores
 
-    lines = ["\n## Reading these numbers honestly\n"]
+    out = []
     for ex, eg, base, abl in found:
         con = open_stores([str(ROOT / p) for p in dbs(ex)])
         try:
-            def common(*runs):  # the problems every one of these runs has finished
+            def common(runs):  # the problems every one of these runs has finished
                 q = " INTERSECT ".join("SELECT task_id FROM solutions WHERE run_id = ?" for _ in runs)
                 return [r[0] for r in con.execute(q, list(runs)).fetchall()]
 
@@ -113,29 +114,46 @@ def reading(found: list[tuple[dict, str, str | None, str | None]]) -> str:
                         "GROUP BY task_id)", [run, suite, tasks]).fetchone()
                 return (k, n)
 
-            def compare(runs: list[tuple[str, str]]) -> str:  # [(label, run id)] on common problems
-                tasks = common(*(r for _, r in runs))
-                txt = f"the {len(tasks)} problems {'all' if len(runs) > 2 else 'both'} runs finished; " + \
-                    " vs ".join(f"{label} {k}/{n}" for label, (k, n) in
-                                ((label, rate(r, tasks)) for label, r in runs)) + f" on {bench}"
-                for suite in suites:
-                    got = [rate(r, tasks, suite) for _, r in runs]
-                    if all(n for _, n in got):
-                        txt += f"; on {suite} " + " vs ".join(f"{k}/{n}" for k, n in got)
-                return txt
-
             bench = con.execute("SELECT config->>'benchmark' FROM runs WHERE run_id = ?", [eg]).fetchone()[0]
-            agents = con.execute("SELECT count(DISTINCT agent_index) FROM attempts WHERE run_id = ?", [eg]).fetchone()[0]
-            suites = [r[0] for r in con.execute("SELECT DISTINCT suite FROM suite_evaluations WHERE run_id = ?",
-                                                [eg]).fetchall()]
-            pair = [("EG-CFG", eg)] + ([("greedy", base)] if base else [])
-            lines.append(f"- **{ex['title']}**: {compare(pair)} ({agents} agents ran at least once).")
-            if abl:
-                lines.append(f"  - With the sampling ablation (greedy + unguided samplers, the same "
-                             f"visible-test stopping, no execution signal): "
-                             f"{compare(pair[:1] + [('sampling', abl)] + pair[1:])}.")
+            agents = con.execute("SELECT count(DISTINCT agent_index) FROM attempts WHERE run_id = ?",
+                                 [eg]).fetchone()[0]
+            suites = [r[0] for r in con.execute(
+                "SELECT DISTINCT suite FROM suite_evaluations WHERE run_id = ? ORDER BY 1", [eg]).fetchall()]
+            comps = []
+            labelled = [("EG-CFG", eg)] + ([("greedy", base)] if base else [])
+            for runs in ([labelled] + ([labelled[:1] + [("sampling", abl)] + labelled[1:]] if abl else [])):
+                tasks = common([r for _, r in runs])
+                rates = {label: {bench: rate(r, tasks), **{su: rate(r, tasks, su) for su in suites}}
+                         for label, r in runs}
+                comps.append({"labels": [label for label, _ in runs], "n": len(tasks), "rates": rates})
+            out.append({"ex": ex, "bench": bench, "suites": suites, "agents": agents, "comps": comps})
         finally:
             con.close()
+    return out
+
+
+def _rates_text(c: dict, keys: list[str]) -> str:
+    parts = []
+    for key in keys:
+        got = [c["rates"][label][key] for label in c["labels"]]
+        if all(n for _, n in got):
+            parts.append(f"on {key} " + " vs ".join(f"{k}/{n}" for k, n in got))
+    return "; ".join(parts)
+
+
+def reading(results: list[dict]) -> str:
+    """The honest reading, with every number pulled from the stores."""
+    lines = ["\n## Reading these numbers honestly\n"]
+    for res in results:
+        keys = [res["bench"], *res["suites"]]
+        pair, *triple = res["comps"]
+        lines.append(f"- **{res['ex']['title']}**: on the {pair['n']} problems both runs finished, "
+                     f"{' vs '.join(pair['labels'])}: {_rates_text(pair, keys)} ({res['agents']} "
+                     f"agents ran at least once).")
+        for c in triple:
+            lines.append(f"  - With the sampling ablation (greedy + unguided samplers, the same "
+                         f"visible-test stopping, no execution signal), on the {c['n']} problems all "
+                         f"three runs finished, {' vs '.join(c['labels'])}: {_rates_text(c, keys)}.")
     lines.append(
         "\nWhat these numbers do and do not show:\n\n"
         "- Subset size: each experiment covers a fixed prefix or range of the benchmark's own order, "
@@ -161,6 +179,46 @@ def reading(found: list[tuple[dict, str, str | None, str | None]]) -> str:
         "then more candidates per line at γ <= 1; on HumanEval, better visible tests (25 of 164 tasks "
         "have no parseable docstring example, so their agents get no execution signal).\n")
     return "\n".join(lines)
+
+
+README_START = "<!-- results:start (written by scripts/make_results.py; do not edit by hand) -->"
+README_END = "<!-- results:end -->"
+
+
+def readme_block(results: list[dict]) -> str:
+    """The README's answer to "does it reproduce the paper?": one table, every figure by SQL."""
+    from storage.report import PAPERS, pct
+
+    rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
+            "| EG-CFG |", "|---|---|---|---|---|---|"]
+    for res in results:
+        pair, *triple = res["comps"]
+        # every run on the same problems; the ablation, where it has finished fewer, on its own rows
+        comps = triple if triple and triple[0]["n"] == pair["n"] else [pair, *triple]
+        for c in comps:
+            for key in [res["bench"], *res["suites"]]:
+                def cell_of(label):
+                    if label not in c["rates"]:
+                        return "(rows below)" if triple else "not run"
+                    k, n = c["rates"][label][key]
+                    return pct(k, n) if n else "not scored yet"
+                cell = {label: cell_of(label) for label in ("greedy", "sampling", "EG-CFG")}
+                rows.append(f"| {res['ex']['short']} | {key} | {c['n']} | {cell['greedy']} | "
+                            f"{cell['sampling']} | **{cell['EG-CFG']}** |")
+    for key, fig in PAPERS.items():
+        rows.append(f"| paper: DeepSeek-Coder-1.3B, full benchmark | {key} | all | {fig['baseline']:.1f}% "
+                    f"| - | **{fig['egcfg']:.1f}%** |")
+    return "\n".join([README_START, "", *rows, "", README_END])
+
+
+def update_readme(block: str) -> None:
+    path = ROOT / "README.md"
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{path}: the results markers are missing ({README_START!r} ... {README_END!r})")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    path.write_text(head + block + tail)
 
 
 def main() -> None:
@@ -207,9 +265,11 @@ def main() -> None:
         body = re.sub(r"^# .*\n", "", body, count=1)  # our own heading instead
         body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)  # one level down
         parts.append(body)
-    parts.insert(3, reading(found))  # after the preface, before the experiments
+    results = compare_runs(found)
+    parts.insert(3, reading(results))  # after the preface, before the experiments
     out.write_text("\n".join(parts))
-    print(f"wrote {out}")
+    update_readme(readme_block(results))
+    print(f"wrote {out} and the results table of README.md")
 
 
 if __name__ == "__main__":
