@@ -126,7 +126,20 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[
                 rates = {label: {bench: rate(r, tasks), **{su: rate(r, tasks, su) for su in suites}}
                          for label, r in runs}
                 comps.append({"labels": [label for label, _ in runs], "n": len(tasks), "rates": rates})
-            out.append({"ex": ex, "bench": bench, "suites": suites, "agents": agents, "comps": comps})
+            if abl:  # which problems one solved and the other did not (on the benchmark's hidden tests)
+                tasks = common([eg, abl])
+                only = "SELECT task_id FROM solutions WHERE run_id = ? AND passed_hidden AND list_contains(?, task_id)"
+                q = f"{only} EXCEPT {only} ORDER BY 1"
+                comps[-1]["only_eg"] = [r[0] for r in con.execute(q, [eg, tasks, abl, tasks]).fetchall()]
+                comps[-1]["only_sampling"] = [r[0] for r in con.execute(q, [abl, tasks, eg, tasks]).fetchall()]
+            runs_here = [r for r in (eg, base, abl) if r]
+            tasks = common(runs_here)
+            greedy = con.execute(  # the greedy attempt is deterministic: the same code in every run?
+                "SELECT count(*) FILTER (n_codes = 1), count(*) FROM (SELECT task_id, "
+                "count(DISTINCT code) n_codes FROM attempts WHERE list_contains(?, run_id) AND "
+                "agent_name = 'greedy' AND list_contains(?, task_id) GROUP BY task_id)",
+                [runs_here, tasks]).fetchone() if len(runs_here) > 1 else None
+            out.append({"ex": ex, "greedy_same": greedy, "bench": bench, "suites": suites, "agents": agents, "comps": comps})
         finally:
             con.close()
     return out
@@ -150,10 +163,18 @@ def reading(results: list[dict]) -> str:
         lines.append(f"- **{res['ex']['title']}**: on the {pair['n']} problems both runs finished, "
                      f"{' vs '.join(pair['labels'])}: {_rates_text(pair, keys)} ({res['agents']} "
                      f"agents ran at least once).")
+        if res["greedy_same"]:
+            same, n = res["greedy_same"]
+            lines.append(f"  - Determinism check: the greedy attempt wrote the same code in all "
+                         f"{len(res['comps'][-1]['labels'])} runs on {same} of the {n} problems "
+                         f"they all finished.")
         for c in triple:
             lines.append(f"  - With the sampling ablation (greedy + unguided samplers, the same "
                          f"visible-test stopping, no execution signal), on the {c['n']} problems all "
                          f"three runs finished, {' vs '.join(c['labels'])}: {_rates_text(c, keys)}.")
+            lines.append(f"  - On {res['bench']}, solved by EG-CFG and not by sampling: "
+                         f"{', '.join(c['only_eg']) or 'none'}; by sampling and not by EG-CFG: "
+                         f"{', '.join(c['only_sampling']) or 'none'} (on the problems both finished).")
     lines.append(
         "\nWhat these numbers do and do not show:\n\n"
         "- Subset size: each experiment covers a fixed prefix or range of the benchmark's own order, "
