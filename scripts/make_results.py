@@ -172,6 +172,17 @@ def reading(results: list[dict]) -> str:
             lines.append(f"  - With the sampling ablation (greedy + unguided samplers, the same "
                          f"visible-test stopping, no execution signal), on the {c['n']} problems all "
                          f"three runs finished, {' vs '.join(c['labels'])}: {_rates_text(c, keys)}.")
+            diffs = []
+            for key in keys:
+                r = {label: c["rates"][label][key] for label in c["labels"]}
+                if all(n for _, n in r.values()) and "greedy" in r:
+                    pts = {label: 100 * k / n for label, (k, n) in r.items()}
+                    diffs.append(f"on {key} EG-CFG gains {pts['EG-CFG'] - pts['greedy']:+.1f} points "
+                                 f"over greedy and sampling {pts['sampling'] - pts['greedy']:+.1f}, so the "
+                                 f"execution signal's own share is {pts['EG-CFG'] - pts['sampling']:+.1f}")
+            if diffs:
+                lines.append("  - " + "; ".join(diffs) + f" (on {c['n']} problems one problem is "
+                             f"{100 / c['n']:.1f} points).")
             lines.append(f"  - On {res['bench']}, solved by EG-CFG and not by sampling: "
                          f"{', '.join(c['only_eg']) or 'none'}; by sampling and not by EG-CFG: "
                          f"{', '.join(c['only_sampling']) or 'none'} (on the problems both finished).")

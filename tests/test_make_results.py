@@ -67,6 +67,8 @@ def test_results_and_readme_table_from_the_stores(tree):
     assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | **83.2%** |" in readme
     results = (root / "docs" / "RESULTS.md").read_text()
     assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S}" in results
+    assert ("on mbpp EG-CFG gains +50.0 points over greedy and sampling +0.0, so the execution "
+            "signal's own share is +50.0") in results
     assert "solved by EG-CFG and not by sampling: Mbpp/2; by sampling and not by EG-CFG: none" in results
     assert "the greedy attempt wrote the same code in all 3 runs on 1 of the 2 problems" in results
     assert "_Not run yet (missing: runs/missing.duckdb)._" in results
