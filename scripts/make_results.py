@@ -58,8 +58,10 @@ EXPERIMENTS = [
         "how": [
             "egcfg sweep -c configs/humaneval_cpu.toml --db runs/humaneval-cpu.duckdb            # resumable",
             "egcfg sweep -c configs/humaneval_baseline.toml --db runs/humaneval-baseline.duckdb  # γ = 0 only",
-            "egcfg evaluate <run> humaneval-et --db <store>   # for both runs",
+            "egcfg sweep -c configs/humaneval_cpu_sampling.toml --db runs/humaneval-cpu-sampling.duckdb  # the ablation",
+            "egcfg evaluate <run> humaneval-et --db <store>   # for all three runs",
         ],
+        "optional": ["runs/humaneval-cpu-sampling.duckdb"],
     },
 ]
 
