@@ -29,8 +29,8 @@ from storage.store import (
     TABLES,
     StoreError,
     StoreLockedError,
+    connect_read_only,
     first,
-    translate_open_error,
 )
 
 
@@ -150,18 +150,19 @@ def _expand(paths_or_glob: str | Path | Iterable[str | Path]) -> list[Path]:
 def open_shards(paths_or_glob: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyConnection:
     """An in-memory connection that reads every shard: one view per table, UNION ALL of shards.
 
-    Every shard is ATTACHed read-only, so this fails (StoreLockedError) while a worker is
-    still writing that shard; query its Parquet export then.  If two shards hold the same
+    Every shard is ATTACHed read-only; a shard that a sweep is writing is yielded by its writer
+    for the read (see ``storage.store.connect_read_only``).  If two shards hold the same
     problem of the same run, the views show both copies.
     """
     shards = _expand(paths_or_glob)
     con = duckdb.connect()
     for i, path in enumerate(shards):
-        try:
-            con.execute(f"ATTACH {_sql_str(path)} AS shard{i} (READ_ONLY)")
-        except duckdb.Error as exc:
+        try:  # a shard a sweep is writing: its writer yields it to us (see storage.store)
+            connect_read_only(path, connect=lambda: con.execute(
+                f"ATTACH {_sql_str(path)} AS shard{i} (READ_ONLY)"))
+        except StoreError:
             con.close()
-            raise translate_open_error(path, exc, True) from exc
+            raise
         try:
             (version,) = first(con.execute(f"SELECT max(version) FROM shard{i}.schema_version"))
         except duckdb.CatalogException as exc:
@@ -199,17 +200,17 @@ def open_for_query(
 ) -> duckdb.DuckDBPyConnection:
     """A read-only connection for ad-hoc SQL over a store.
 
-    DuckDB lets one process write a file and no other process read it meanwhile.  When a
-    sweep holds the file, this reads ``parquet_dir`` (the latest export) if given, else raises
-    StoreLockedError saying what to do.
+    DuckDB lets one process write a file and no other process read it meanwhile: a sweep's
+    writer yields the file to readers between problems (``connect_read_only``).  If the file
+    stays locked (a writer that does not yield), this reads ``parquet_dir`` (the latest export)
+    if given, else raises StoreLockedError saying what to do.
     """
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no store at {path}")
     try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        err = translate_open_error(path, exc, True)
-        if isinstance(err, StoreLockedError) and parquet_dir is not None:
+        return connect_read_only(path)
+    except StoreLockedError:
+        if parquet_dir is not None:
             return open_parquet(parquet_dir)
-        raise err from exc
+        raise

@@ -8,14 +8,26 @@ threads are serialised on one connection.  Other processes write their own shard
 A problem is stored by ``write_problem`` in ONE transaction together with its done-marker
 (``problems.status = 'done'``), so a crash or SIGKILL leaves complete problems or nothing:
 resuming is ``done_task_ids(run_id)`` and skipping those.
+
+Reading while a sweep writes.  DuckDB lets one process write a file and nobody else open it
+meanwhile.  So readers and the writer take turns: a reader that finds the file locked leaves a
+request file in ``<store>.readers/`` (see ``connect_read_only``); the writer's watcher thread sees
+it within ``YIELD_POLL_S`` and, between transactions, closes its connection; the reader opens the
+file read-only and removes its request; the writer reopens the file when it next writes (waiting,
+up to ``WRITER_WAIT_S``, while readers still have it open).  The writer holds ``<store>.writer``
+(its pid) so that a second writing process is refused even while the first has yielded.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import os
 import re
 import threading
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,6 +57,11 @@ PROBLEM_TABLES = (
     "attempts", "lines", "candidates", "executions", "token_decisions", "solutions",
     "evaluations", "suite_evaluations", "problems",
 )
+# Reading while a sweep writes (see the module docstring).
+YIELD_POLL_S = 0.2  # how often a writer looks for read requests
+READ_WAIT_S = 60.0  # how long a reader waits for the writer to yield
+WRITER_WAIT_S = 600.0  # how long a writer waits for readers to close before it gives up
+log = logging.getLogger(__name__)
 _SUITE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -128,6 +145,105 @@ def sql_to_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -
     return fetch()
 
 
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def readers_dir(path: str | Path) -> Path:
+    """Where readers leave their requests for the writer of ``path`` to yield the file."""
+    path = Path(path)
+    return path.with_name(path.name + ".readers")
+
+
+def writer_file(path: str | Path) -> Path:
+    """The pid of the process writing ``path`` (present while a writable Store is open)."""
+    path = Path(path)
+    return path.with_name(path.name + ".writer")
+
+
+def live_read_requests(path: str | Path) -> list[Path]:
+    """Read requests of live processes; those of dead ones are removed."""
+    live = []
+    try:
+        entries = list(readers_dir(path).iterdir())
+    except OSError:
+        return live
+    for req in entries:
+        try:
+            pid = int(req.name.split(".", 1)[0])
+        except ValueError:
+            continue
+        if _pid_alive(pid):
+            live.append(req)
+        else:
+            req.unlink(missing_ok=True)
+    return live
+
+
+def _writer_pid(path: Path) -> int | None:
+    try:
+        pid = int(writer_file(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if pid != os.getpid() and _pid_alive(pid) else None
+
+
+def connect_read_only(path: str | Path, wait_s: float | None = None,
+                      connect: Any = None) -> Any:
+    """Open ``path`` read-only; if a sweep is writing it, ask the writer to yield and wait.
+
+    ``connect()`` does the actual opening (default ``duckdb.connect(path, read_only=True)``;
+    ``open_shards`` passes an ATTACH).  Without a live writer that yields (e.g. another tool
+    holds the file), this gives up after ``wait_s`` (default ``READ_WAIT_S``) with
+    StoreLockedError.
+    """
+    path = Path(path)
+    wait_s = READ_WAIT_S if wait_s is None else wait_s
+    connect = connect or (lambda: duckdb.connect(str(path), read_only=True))
+    try:
+        return connect()
+    except duckdb.Error as exc:
+        if not _is_lock_error(exc):
+            raise translate_open_error(path, exc, True) from exc
+        first_exc = exc
+    req = readers_dir(path) / f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+    try:
+        req.parent.mkdir(exist_ok=True)
+        req.touch()
+    except OSError as exc:  # a read-only folder: no way to ask, say what holds the file
+        raise translate_open_error(path, first_exc, True) from exc
+    deadline = time.monotonic() + wait_s
+    try:
+        while True:
+            try:
+                return connect()
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise translate_open_error(path, exc, True) from exc
+                if time.monotonic() >= deadline:
+                    writer = _writer_pid(path)
+                    raise StoreLockedError(
+                        f"{path} is held by another process that did not yield it for reading "
+                        f"within {wait_s:.0f} s ("
+                        + (f"the writer is pid {writer}, busy in one long transaction" if writer
+                           else "not an egcfg sweep, or an older egcfg") +
+                        "). Query a Parquet export instead (`egcfg export`), or wait until that "
+                        f"process ends. [{exc}]") from exc
+                time.sleep(0.05)
+    finally:
+        req.unlink(missing_ok=True)
+
+
 def translate_open_error(path: Path, exc: Exception, read_only: bool) -> StoreError:
     msg = str(exc)
     low = msg.lower()
@@ -157,22 +273,44 @@ class Store:
         self._lock = threading.RLock()
         self._registered: list[str] = []  # Arrow tables registered in the open transaction
         self._known_runs: set[str] = set()
-        if not read_only:
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.yields = 0  # how often this writer closed the file for readers
+        if read_only:
+            if not self.path.exists():
+                raise StoreError(f"no store at {self.path} (nothing to open read-only)")
+            self._con = connect_read_only(self.path)
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreReadOnlyError(f"cannot create the folder of {self.path}: {exc}") from exc
-        elif not self.path.exists():
-            raise StoreError(f"no store at {self.path} (nothing to open read-only)")
+                self._apply_schema()
+            except BaseException:
+                self._con.close()
+                raise
+            return
         try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreReadOnlyError(f"cannot create the folder of {self.path}: {exc}") from exc
+        other = _writer_pid(self.path)
+        if other is not None:
+            raise StoreLockedError(
+                f"{self.path} is being written by another process (pid {other}); one process "
+                f"writes a store at a time: give each worker its own shard file, or wait until "
+                f"that process ends (readers are fine: `egcfg status/query/report` take turns "
+                f"with it).")
+        try:
+            self._con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
             raise translate_open_error(self.path, exc, read_only) from exc
         try:
             self._apply_schema()
+            writer_file(self.path).write_text(str(os.getpid()))
         except BaseException:
             self._con.close()
             raise
+        self._watcher = threading.Thread(target=self._yield_to_readers, daemon=True,
+                                         name=f"egcfg-store-yield:{self.path.name}")
+        self._watcher.start()
 
     # ---------------------------------------------------------------- lifecycle
     def _apply_schema(self) -> None:
@@ -191,8 +329,63 @@ class Store:
                 f"{SCHEMA_VERSION}. Use a matching egcfg version or a new store file.")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join()
         with self._lock:
-            self._con.close()
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+            if not self.read_only:
+                try:
+                    if writer_file(self.path).read_text().strip() == str(os.getpid()):
+                        writer_file(self.path).unlink()
+                except OSError:
+                    pass
+
+    # ---------------------------------------------------------------- taking turns with readers
+    def _yield_to_readers(self) -> None:
+        """Watcher thread of a writer: close the file between transactions when readers ask."""
+        while not self._stop.wait(YIELD_POLL_S):
+            if self._con is None or not live_read_requests(self.path):
+                continue
+            if not self._lock.acquire(blocking=False):
+                continue  # a write is under way; look again shortly
+            try:
+                if self._con is not None and not self._stop.is_set():
+                    self._con.close()
+                    self._con = None
+                    self.yields += 1
+            finally:
+                self._lock.release()
+
+    @contextmanager
+    def _use(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Hold the store's lock with the file open (reopening it after a yield to readers)."""
+        with self._lock:
+            if self._con is None:
+                if self._stop.is_set():
+                    raise StoreError(f"{self.path}: this Store is closed")
+                self._reopen()
+            yield self._con
+
+    def _reopen(self) -> None:
+        deadline = time.monotonic() + WRITER_WAIT_S
+        warned = False
+        while True:
+            try:
+                self._con = duckdb.connect(str(self.path))
+                return
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"cannot reopen {self.path} after letting readers in: {exc}. Problems "
+                        f"committed earlier are intact; rerun to resume.") from exc
+                if not warned and deadline - time.monotonic() < WRITER_WAIT_S - 5:
+                    log.warning("waiting for readers of %s to close it (up to %.0f s)",
+                                self.path, WRITER_WAIT_S)
+                    warned = True
+                time.sleep(0.05)
 
     def __enter__(self) -> "Store":
         return self
@@ -209,7 +402,7 @@ class Store:
         """BEGIN ... COMMIT under the lock; on any error ROLLBACK and raise a StoreError."""
         if self.read_only:
             raise StoreReadOnlyError(f"cannot write {what}: {self.path} was opened read-only")
-        with self._lock:
+        with self._use():
             self._con.execute("BEGIN TRANSACTION")
             try:
                 yield self._con
@@ -280,7 +473,7 @@ class Store:
                 f"run_id {run_id!r} must be 1-128 characters of letters, digits, '_', '.', '-' "
                 f"(it names a Parquet partition folder); config_hash(config) gives one")
         cfg = canonical_json(config)
-        with self._lock:
+        with self._use():
             row = first(self._con.execute(
                 "SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
             if row is not None:
@@ -474,14 +667,14 @@ class Store:
         return self._task_ids(run_id, "failed")
 
     def _task_ids(self, run_id: str, status: str) -> set[str]:
-        with self._lock:
+        with self._use():
             res = self._con.execute(
                 "SELECT task_id FROM problems WHERE run_id = ? AND status = ?", [run_id, status])
             return {r[0] for r in res.fetchall()}
 
     def final_solutions(self, run_id: str) -> list[tuple[str, str]]:
         """(task_id, code) of the final solution of every done problem of a run, by task id."""
-        with self._lock:
+        with self._use():
             self._require_run(self._con, run_id)
             return [(r[0], r[1]) for r in self._con.execute(
                 "SELECT s.task_id, s.code FROM solutions s JOIN problems p USING (run_id, task_id) "
@@ -494,7 +687,7 @@ class Store:
 
     def suite_done_task_ids(self, run_id: str, suite: str) -> set[str]:
         """Task ids of this run whose final solution is already scored on ``suite`` (resume)."""
-        with self._lock:
+        with self._use():
             if not self._has_table("suite_evaluations"):  # an old store opened read-only
                 return set()
             res = self._con.execute(
@@ -504,7 +697,7 @@ class Store:
 
     def suite_status(self, run_id: str) -> dict[str, tuple[int, int]]:
         """suite -> (problems evaluated, problems passed) for a run's suite evaluations."""
-        with self._lock:
+        with self._use():
             if not self._has_table("suite_evaluations"):
                 return {}
             res = self._con.execute(
@@ -515,7 +708,7 @@ class Store:
             return {r[0]: (r[1], r[2]) for r in res.fetchall()}
 
     def run_status(self, run_id: str) -> RunStatus:
-        with self._lock:
+        with self._use():
             self._require_run(self._con, run_id)
             total, done, failed = first(self._con.execute(
                 "SELECT count(*), count(*) FILTER (status = 'done'), "
@@ -528,7 +721,7 @@ class Store:
                          passed / evaluated if evaluated else None)
 
     def list_runs(self) -> list[RunInfo]:
-        with self._lock:
+        with self._use():
             res = self._con.execute(
                 "SELECT r.run_id, r.model, r.code_version, r.config::VARCHAR, r.created_at, "
                 "r.updated_at, count(p.task_id) FILTER (p.status = 'done'), "
@@ -539,7 +732,7 @@ class Store:
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run a read query and return an Arrow table (``.to_pylist()``, ``.to_pandas()``)."""
-        with self._lock:
+        with self._use():
             try:
                 return sql_to_arrow(self._con, sql, params)
             except duckdb.Error as exc:
@@ -554,7 +747,7 @@ class Store:
         """
         from storage.export import export_connection
 
-        with self._lock:
+        with self._use():
             if run_id is not None:
                 self._require_run(self._con, run_id)
             return export_connection(self._con, out_dir, run_id=run_id)

@@ -149,7 +149,7 @@ def test_mbpp_run_scored_on_mbpp_et(prefect_harness, mbpp_db, data_dir, tmp_path
     head = next(ln for ln in md.splitlines() if ln.startswith("| metric"))
     assert f"{PAPER_LABEL}, mbpp-et" in head and f"{PAPER_LABEL}, mbpp |" in head
     # the run-level rows leave the suite-only paper column empty
-    assert cells(md, "**EG-CFG final solution, pass@1 on hidden tests**")[-1] == ""
+    assert cells(md, "**final solution, pass@1 on hidden tests**")[-1] == ""
     assert "3 of its 3 final solutions" in md
 
 

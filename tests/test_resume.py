@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from egcfg_core.config import load_config
+from storage import Store
 from tests.faults_helpers import SweepProc, sweep_args
 
 TINY = "factory:tests.tiny:tiny_model"
@@ -132,6 +133,12 @@ def test_sigkilled_sweep_resumes_to_the_uninterrupted_result(prefect_harness, da
     # 2) killed in the middle of the next problem (0.2 s after the sweep announced its work)
     p = sweep_proc(db, data_dir, prefect_harness)
     p.wait_for_line(rf"run {run_id}: 3 problems, {done1} already done")
+    # a reader while the sweep holds the store: its writer lets the reader in between problems
+    t0 = time.monotonic()
+    with Store(db, read_only=True) as ro:
+        assert len(ro.done_task_ids(run_id)) >= done1
+    assert p.proc.poll() is None, "the sweep ended before the read: nothing was shared"
+    print(f"read the store during the sweep in {time.monotonic() - t0:.2f} s")
     time.sleep(0.2)
     p.kill()
     done2 = integrity(db)

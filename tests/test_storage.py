@@ -423,8 +423,20 @@ _CHILD = textwrap.dedent("""
             time.sleep(60)
         rows.token_decisions_table = slow
         store.write_problem(run, make_solve("Mbpp/2"), None, wall_s=1.0)
-    else:
+    elif mode == "raw_hold":  # another tool holding the file: it never yields to readers
+        store.close()
+        import duckdb
+        con = duckdb.connect({db!r})
         open({ready!r}, "w").close()
+        time.sleep(60)
+    else:  # a writer between problems: it yields to readers, then writes Mbpp/2 on "go"
+        import os
+        open({ready!r}, "w").close()
+        while not os.path.exists({ready!r} + ".go"):
+            time.sleep(0.05)
+        store.write_problem(run, make_solve("Mbpp/2"), make_eval("Mbpp/2"), wall_s=1.0)
+        open({ready!r} + ".wrote", "w").close()
+        print("yields", store.yields, flush=True)
         time.sleep(60)
 """)
 
@@ -455,20 +467,51 @@ def test_sigkill_midway_leaves_complete_problems_only(tmp_path):
         assert s.done_task_ids("r1") == {"Mbpp/1", "Mbpp/2"}
 
 
-def test_locked_store_gives_clear_error_and_parquet_fallback(tmp_path):
-    # Export first, then let another process hold the file open for writing.
-    proc, db = _spawn(tmp_path, "hold")
+def test_readers_take_turns_with_a_writing_process(tmp_path):
+    proc, db = _spawn(tmp_path, "hold")  # a writer that has stored Mbpp/1 and holds the file
+    try:
+        with pytest.raises(StoreLockedError, match=rf"being written by another process \(pid {proc.pid}\)"):
+            Store(db)  # a second writer is refused, even while the first lets readers in
+        t0 = time.monotonic()
+        con = open_for_query(db)  # the writer yields the file between problems
+        assert time.monotonic() - t0 < 10
+        assert con.sql("SELECT task_id FROM problems").fetchall() == [("Mbpp/1",)]
+        con.close()
+        with Store(db, read_only=True) as ro:
+            assert ro.done_task_ids("r1") == {"Mbpp/1"}
+        (tmp_path / "ready.go").touch()  # the writer reopens the file and stores Mbpp/2
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ready.wrote").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the writer never wrote after yielding"
+            time.sleep(0.05)
+        with Store(db, read_only=True) as ro:
+            assert ro.done_task_ids("r1") == {"Mbpp/1", "Mbpp/2"}
+            assert counts(ro, "r1", "Mbpp/2") == expected_counts(make_solve("Mbpp/2"), make_eval("Mbpp/2"))
+        assert not list((tmp_path / "crash.duckdb.readers").iterdir())  # no request left behind
+    finally:
+        proc.kill()
+        proc.wait()
+    with Store(db) as s:  # the killed writer's marker does not block a new writer
+        assert s.done_task_ids("r1") == {"Mbpp/1", "Mbpp/2"}
+
+
+def test_a_holder_that_never_yields_gives_clear_error_and_parquet_fallback(tmp_path, monkeypatch):
+    import storage.store
+
+    monkeypatch.setattr(storage.store, "READ_WAIT_S", 1.0)
+    proc, db = _spawn(tmp_path, "raw_hold")
     try:
         with pytest.raises(StoreLockedError, match="open in another process"):
             Store(db)
-        with pytest.raises(StoreLockedError, match="Parquet export"):
+        with pytest.raises(StoreLockedError, match="did not yield it for reading within 1 s.*Parquet export"):
             open_for_query(db)
     finally:
         proc.kill()
         proc.wait()
     with Store(db) as s:
         s.export_parquet(tmp_path / "export")
-    proc, db = _spawn(tmp_path, "hold")  # writes Mbpp/1 again, then holds the lock
+    proc, db = _spawn(tmp_path, "raw_hold")  # writes Mbpp/1 again, then holds the lock
     try:
         con = open_for_query(db, parquet_dir=tmp_path / "export")
         assert con.sql("SELECT task_id FROM problems").fetchall() == [("Mbpp/1",)]
