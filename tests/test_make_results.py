@@ -69,7 +69,12 @@ def test_results_and_readme_table_from_the_stores(tree):
     assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S}" in results
     assert ("on mbpp EG-CFG gains +50.0 points over greedy and sampling +0.0, so the execution "
             "signal's own share is +50.0") in results
-    assert "solved by EG-CFG and not by sampling: Mbpp/2; by sampling and not by EG-CFG: none" in results
+    assert ("On mbpp, EG-CFG vs greedy (3 problems): solved by EG-CFG only: 1 (Mbpp/2); by greedy "
+            "only: 0; two-sided sign test p = 1.") in results
+    assert ("On mbpp, EG-CFG vs sampling (2 problems): solved by EG-CFG only: 1 (Mbpp/2); by sampling "
+            "only: 0; two-sided sign test p = 1.") in results
+    assert "EG-CFG vs greedy (2 problems)" not in results  # said once, on the larger set
+    assert mod.sign_test(9, 1) == pytest.approx(0.021484375) and mod.sign_test(0, 0) == 1.0
     assert "the greedy attempt wrote the same code in all 3 runs on 1 of the 2 problems" in results
     assert "_Not run yet (missing: runs/missing.duckdb)._" in results
     assert not list((root / "docs").glob("results-*.md"))  # the per-experiment temp reports are gone
