@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .common import console, default_data_dir, fail
-from .pipeline import DB_HELP, _quiet_prefect
+from .pipeline import DB_HELP, _quiet_prefect, interrupted
 
 
 def evaluate_cmd(
@@ -48,6 +48,9 @@ def evaluate_cmd(
                                 data_dir=str(dd) if dd else None, workers=workers)
         except (SuiteError, StoreError, DataUnavailableError) as e:
             raise fail(str(e))
+        except KeyboardInterrupt:
+            raise interrupted(f"the solutions scored before it are stored in {db}; run the same "
+                              f"command again to score the rest")
     n, k = res["total_evaluated"], res["total_passed"]
     rate = f"{k / n:.1%}" if n else "n/a"
     skipped = (f", {res['skipped']} skipped (not in {res['suite']}: "

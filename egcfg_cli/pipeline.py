@@ -18,15 +18,26 @@ from .common import console, default_data_dir, fail, floats, ints
 DB_HELP = "DuckDB store file (one per worker/shard)"
 
 
+@contextmanager
 def _quiet_prefect():
-    """Quiet, offline Prefect with the flow heartbeat off (it costs ~1 s per sync flow)."""
+    """Quiet, offline Prefect with the flow heartbeat off (it costs ~1 s per sync flow), talking
+    to the user's API server or to a private one out of reach of the terminal's Ctrl-C."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    from .prefect_server import api_server
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), api_server():
+        yield
+
+
+def interrupted(what: str) -> typer.Exit:
+    """Ctrl-C: say what is kept and how to go on, exit 130 (the shell's code for SIGINT)."""
+    console.print(f"[yellow]interrupted[/]: {what}")
+    return typer.Exit(130)
 
 
 class _DropErrors(logging.Filter):
@@ -121,7 +132,7 @@ def sweep_cmd(
 
         stop = progress.listen(on)
         try:
-            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError):
+            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, KeyboardInterrupt):
                 result = sweep_flow(config=cfg, db=str(db))
         except ModelUnavailableError as e:
             hint = "" if "--model" in str(e) else (
@@ -130,6 +141,9 @@ def sweep_cmd(
             raise fail(f"{e}{hint}")
         except (DataUnavailableError, StoreError) as e:
             raise fail(str(e))
+        except KeyboardInterrupt:
+            raise interrupted(f"every problem finished before it is stored in {db}; run the same "
+                              f"command again to resume (finished problems are skipped)")
         finally:
             stop()
     rate = f"{result['pass_rate']:.1%}" if result["pass_rate"] is not None else "n/a"

@@ -188,6 +188,8 @@ class SweepProc:
         full_env = dict(os.environ, PREFECT_API_URL=api_url, DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING",
                         PYTHONUNBUFFERED="1", COLUMNS="200", OMP_NUM_THREADS="1", EGCFG_THREADS="1")
         full_env.pop(SLOW_LOAD_ENV, None)
+        if not api_url:  # no server given: the CLI starts its own
+            full_env.pop("PREFECT_API_URL")
         full_env.update(env or {})
         self.proc = subprocess.Popen([sys.executable, "-m", "egcfg_cli.main", *args], cwd=REPO, env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

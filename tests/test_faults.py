@@ -19,7 +19,10 @@ The matrix (case -> where it is tested):
 7. Read-only store / full disk -> tests/test_storage.py (``test_read_only_store_refuses_writes_and_keeps_data``,
    ``test_read_only_file_gives_clear_error``, ``test_full_disk_gives_clear_error_and_keeps_committed_problems``)
    at the Store level; at the CLI level ``test_sweep_with_an_unwritable_db_path_exits_2_without_traceback`` (here).
-8. Hostile programs (endless loops, memory/fork bombs, killing the parent, forged verdicts, ...) ->
+8. Ctrl-C, and SIGKILL, of a sweep that runs its own Prefect server ->
+   ``test_ctrl_c_stops_a_sweep_at_once_and_its_private_server_goes_with_it`` (here): exit 130
+   within seconds with a resume hint, committed problems intact, no server process left behind.
+9. Hostile programs (endless loops, memory/fork bombs, killing the parent, forged verdicts, ...) ->
    tests/test_hostile.py, against the sandbox the sweep uses.
 
 The sweeps here use ``factory:tests.faults_helpers:ones_model``: the tiny test model biased so
@@ -28,9 +31,11 @@ visible test after it always runs.  Subprocess sweeps use the session's Prefect 
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
+import time
 
 import duckdb
 import pytest
@@ -270,3 +275,40 @@ def test_sweep_with_an_unwritable_db_path_exits_2_without_traceback(prefect_harn
     assert "Traceback" not in out, out
     assert str(db) in out or str(blocker) in out, out
     assert blocker.read_text() == "not a folder\n"
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+def _servers_of(pid: int) -> list:
+    return [q for q in descendants(pid) if "uvicorn" in q.argv]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_stray_sweeps")
+def test_ctrl_c_stops_a_sweep_at_once_and_its_private_server_goes_with_it(tmp_path):
+    """Without PREFECT_API_URL the CLI starts its own Prefect server, outside the terminal's
+    process group: Ctrl-C (SIGINT to the group) stops the sweep in seconds with exit 130 instead
+    of a minute of retries against a server the same Ctrl-C had shut down, and the server ends
+    with the sweep, also when the sweep is SIGKILLed."""
+    data = write_mbpp_dir(tmp_path / "data", [mbpp_row(n, [slow_test(SLEEP_S, n)]) for n in (1, 2, 3)])
+    db = tmp_path / "c.duckdb"
+    args = sweep_args(db, data, grid=GRID)
+    p = SweepProc(args, api_url="")
+    p.wait_for_line(r"Mbpp/1: hidden")  # committed; Mbpp/2 is being solved now
+    servers = _servers_of(p.pid)
+    assert len(servers) == 1 and servers[0].pgid != p.pid, servers  # outside the sweep's group
+    t0 = time.monotonic()
+    os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    rc, out = p.finish(timeout=60)
+    assert rc == 130, out
+    assert time.monotonic() - t0 < 20, f"took {time.monotonic() - t0:.1f} s to stop"
+    assert "interrupted" in out and "run the same command again to resume" in out
+    assert "ConnectError" not in out and "Traceback" not in out, out
+    assert not wait_gone(servers, timeout=15), "the private Prefect server outlived the sweep"
+    assert integrity(db) >= 1  # Mbpp/1 (and maybe Mbpp/2) complete, nothing partial
+
+    p = SweepProc(args, api_url="")  # resumes; then SIGKILL: the server must still go
+    p.wait_for_line(r"already done")
+    servers = _servers_of(p.pid)
+    assert len(servers) == 1, servers
+    p.kill()
+    assert not wait_gone(servers, timeout=15), "the private Prefect server outlived a SIGKILLed sweep"

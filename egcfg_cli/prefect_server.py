@@ -1,0 +1,96 @@
+"""The Prefect API server the CLI's flows report to, when the user runs none.
+
+Prefect would start a temporary ("ephemeral") server itself, as a child in the CLI's process
+group.  Ctrl-C in the terminal then reaches that server too: it shuts down at once, and the
+interrupted sweep spends about a minute retrying to report its crashed task runs to it before
+it exits with a ConnectError traceback.  So the CLI starts the same ephemeral server (Prefect's
+own app and settings, the same uvicorn command line) in its own session, so that the terminal's
+Ctrl-C reaches only the CLI, and with a parent-death signal, so that it ends with the CLI even
+when the CLI is SIGKILLed.  With ``PREFECT_API_URL`` set (a `prefect server start`, Prefect Cloud,
+the test harness) nothing is started.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing, contextmanager
+from typing import Iterator
+
+PR_SET_PDEATHSIG = 1
+
+
+def _detach() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the session alone still keeps Ctrl-C out
+        pass
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def api_server() -> Iterator[str]:
+    """Yield the API URL flows report to, starting a private ephemeral server if none is set."""
+    import httpx
+    import prefect
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    port = _free_port()
+    env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
+           "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        env=env, stdin=subprocess.DEVNULL, preexec_fn=_detach)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        timeout = max(30, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+        deadline = time.monotonic() + timeout
+        with httpx.Client() as client:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the Prefect API server exited with code {proc.returncode} "
+                                       f"while starting (port {port})")
+                try:
+                    if client.get(f"{url}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the Prefect API server did not start within "
+                                       f"{timeout} s (port {port})")
+                time.sleep(0.1)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        try:  # the flows' logs still queued for the API go out before it stops
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=5)
+        except Exception:
+            pass
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
