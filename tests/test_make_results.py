@@ -74,6 +74,9 @@ def test_results_and_readme_table_from_the_stores(tree):
     assert ("On mbpp, EG-CFG vs sampling (2 problems): solved by EG-CFG only: 1 (Mbpp/2); by sampling "
             "only: 0; two-sided sign test p = 1.") in results
     assert "EG-CFG vs greedy (2 problems)" not in results  # said once, on the larger set
+    assert "EG-CFG beats greedy significantly in 0 of 1 comparisons (toy MBPP, mbpp, 3 problems: 1 to 0, p = 1)" in results
+    assert "no comparison is significant (toy MBPP, mbpp, 2 problems: 1 to 0, p = 1)" in results
+    assert "Cost: an EG-CFG attempt took 9 s against 9 s for a sampler attempt (1.0x, toy MBPP)" in results
     assert mod.sign_test(9, 1) == pytest.approx(0.021484375) and mod.sign_test(0, 0) == 1.0
     assert "the greedy attempt wrote the same code in all 3 runs on 1 of the 2 problems" in results
     assert "_Not run yet (missing: runs/missing.duckdb)._" in results
