@@ -215,7 +215,8 @@ def verdict(results: list[dict]) -> str:
 
     def said(rows):
         return "; ".join(f"{name}: {a} to {b}, p = {p:.2g}" for name, a, b, p in rows)
-    out = ["\n**Bottom line** (computed from the sign tests above, p < 0.05 counted as significant):\n"]
+    out = ["\n**Bottom line**, computed: two-sided sign tests over the problems one run solved and the "
+           "other did not (listed in `docs/RESULTS.md`), p < 0.05 counted as significant.\n"]
     sig = [r for r in vs_greedy if r[3] < 0.05 and r[1] > r[2]]
     out.append(f"- EG-CFG beats greedy significantly in {len(sig)} of {len(vs_greedy)} comparisons "
                f"({said(vs_greedy)}).")
@@ -355,7 +356,7 @@ def readme_block(results: list[dict]) -> str:
     for key, fig in PAPERS.items():
         rows.append(f"| paper: DeepSeek-Coder-1.3B, full benchmark | {key} | all | {fig['baseline']:.1f}% "
                     f"| - | **{fig['egcfg']:.1f}%** |")
-    return "\n".join([README_START, "", *rows, "", README_END])
+    return "\n".join([README_START, "", *rows, verdict(results), "", README_END])
 
 
 def update_readme(block: str) -> None:
