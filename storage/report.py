@@ -869,8 +869,9 @@ def _time_section(runs: list[RunData], fig: str | None) -> list[Block]:
     blocks.append(_p("Mean seconds per done problem. Line stages (sample, execute, prefill, decode) "
                      "are summed over every line of every attempt (`lines.timings`), the visible-test "
                      "run of each finished attempt from `attempts.timings['test_s']`; *other* is the "
-                     "problem's wall time not covered by them (prompt, evaluation, storage). Agents "
-                     "running concurrently can make the stages sum to more than the wall time."))
+                     "problem's wall time not covered by them: the prefill of the prompt head all "
+                     "agents share, the hidden-test run, storage and orchestration (and, on a "
+                     "session's first problem, the model's warm-up). Agents running concurrently can make the stages sum to more than the wall time."))
     blocks.append(Block("table", headers=["stage (s / problem)", *[f"run {_short(r.run_id)}"
                                                                    for r in runs]], rows=rows))
     if fig:
