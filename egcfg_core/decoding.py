@@ -36,6 +36,11 @@ from .streams import FENCE, TransformersLM
 from .tracing import run_tests, run_traced
 
 
+# Set when the whole process is being interrupted (Ctrl-C, SIGTERM): every running attempt stops
+# at its next token or line as if cancelled, so threads solving other problems end at once; the
+# sweep commits none of what they return.  A new sweep clears it.
+SHUTDOWN = threading.Event()
+
 @dataclass(frozen=True)
 class DecodeSettings:
     """Limits and switches of one decoding run (recorded in the run's config)."""
@@ -178,7 +183,7 @@ class Attempt:
         lines: list[LineRecord] = []
         stop_reason, code = "", ""
         while not stop_reason:
-            if self.cancel.is_set():
+            if self.cancel.is_set() or SHUTDOWN.is_set():
                 stop_reason = "cancelled"
                 break
             line_index = len(lines)
@@ -199,7 +204,7 @@ class Attempt:
             tokens: list[TokenDecision] = []
             line_start = len(code_ids)
             while True:
-                if self.cancel.is_set():
+                if self.cancel.is_set() or SHUTDOWN.is_set():
                     stop_reason = "cancelled"
                     break
                 tok, decision = self.choose(logits_u, logits_c, len(code_ids), guided)

@@ -9,7 +9,10 @@ import os
 import sys
 import threading
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
+from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.streams import TransformersLM
 
 _lock = threading.Lock()
@@ -57,3 +60,16 @@ def get_pool():
     except ImportError:
         return None
     return default_pool()
+
+
+@contextmanager
+def stop_all_on_interrupt() -> Iterator[None]:
+    """Around a block that waits on worker threads: on Ctrl-C / SIGTERM (anything that is not an
+    ordinary Exception) tell every running attempt to stop (``decoding.SHUTDOWN``) before the
+    thread pool's exit waits for them, so the process ends in seconds, not when they finish."""
+    try:
+        yield
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            SHUTDOWN.set()
+        raise

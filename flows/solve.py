@@ -11,12 +11,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from egcfg_core.agents import final_index, settle
 from egcfg_core.config import SweepConfig
+from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.records import EvaluationRecord, Problem, SolveRecord
 from tasks.decode import run_agent_task
 from tasks.evaluate import evaluate_task
 from tasks.prompt import build_prompt_task
 
-from .runtime import get_lm, get_pool
+from .runtime import get_lm, get_pool, stop_all_on_interrupt
 
 
 @flow(name="egcfg-solve-problem", validate_parameters=False)
@@ -49,6 +50,8 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
                 break
     else:
         attempts = _concurrent(problem, lm, head, grid, config, pool)
+    if SHUTDOWN.is_set():  # the sweep was interrupted: it commits nothing more, skip the scoring
+        raise RuntimeError(f"{problem.task_id}: interrupted")
     winner, final = final_index(attempts)
     solve = SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
                         solution=attempts[final].code, wall_s=0.0)
@@ -63,7 +66,7 @@ def _concurrent(problem, lm, head, grid, config, pool):
     cancels = [threading.Event() for _ in grid]
     runner = ThreadPoolTaskRunner(max_workers=config.agent_workers)
     done = {}
-    with runner:
+    with runner, stop_all_on_interrupt():
         futures = {runner.submit(run_agent_task, parameters=dict(
             problem=problem, lm=lm, head=head, agent=agent, agent_index=i, settings=config.decode,
             pool=pool, cancel=cancels[i], line_tasks=config.line_tasks)): i for i, agent in enumerate(grid)}

@@ -16,11 +16,12 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from egcfg_core.config import SweepConfig, load_config
+from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
 from storage.store import Store
 
 from . import progress
-from .runtime import get_lm
+from .runtime import get_lm, stop_all_on_interrupt
 from .solve import solve_problem_flow, solve_problem_task
 
 
@@ -54,7 +55,7 @@ def _solve_with_runner(todo, config: SweepConfig, fewshot, commit) -> None:
     else:
         runner = ThreadPoolTaskRunner(max_workers=config.problem_workers)
     task = solve_problem_task.with_options(retries=config.problem_retries)
-    with runner:
+    with runner, stop_all_on_interrupt():  # Prefect cancels the queued ones; these stop the running
         started = {}
         for problem in todo:
             fut = runner.submit(task, parameters=dict(problem=problem, config=config, fewshot=fewshot))
@@ -83,6 +84,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
                overrides: dict | None = None) -> dict:
     """Run (or resume) a sweep; returns the run's status counts."""
     t_start = time.perf_counter()
+    SHUTDOWN.clear()  # an earlier sweep of this process may have been interrupted
     config = config or load_config(config_path, overrides)
     run_id = config.run_id()
     loaded, fewshot = load_selection(config)

@@ -145,6 +145,15 @@ def sql_to_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -
     return fetch()
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """DuckDB turns a Ctrl-C during a query into an error: "Query interrupted", or, while it
+    scans a registered Arrow table, an InvalidInputException that carries the KeyboardInterrupt."""
+    msg = str(exc).lower()
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, (RuntimeError, duckdb.Error)) and
+        ("query interrupted" in msg or "keyboardinterrupt" in msg))
+
+
 def _is_lock_error(exc: Exception) -> bool:
     return "lock" in str(exc).lower()
 
@@ -416,6 +425,8 @@ class Store:
                 self._registered.clear()
                 if isinstance(exc, (KeyboardInterrupt, SystemExit, StoreError)):
                     raise
+                if _interrupted(exc):  # Ctrl-C inside the query: DuckDB stopped it, rolled back
+                    raise KeyboardInterrupt(f"{what} was not written (interrupted)") from exc
                 raise self._write_error(what, exc) from exc
 
     def _write_error(self, what: str, exc: BaseException) -> StoreError:

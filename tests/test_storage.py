@@ -702,3 +702,31 @@ def test_documented_queries_run_and_return_rows(tmp_path, store, run_id, monkeyp
     flips = store.query(queries[0]).to_pylist()
     assert [(r["gamma"], r["flip_rate"]) for r in flips] == \
         [(0.0, 0.0), (0.5, pytest.approx(1 / 3)), (1.0, pytest.approx(1 / 3))]
+
+
+@pytest.mark.parametrize("error", [
+    duckdb.InterruptException("INTERRUPT Error: Interrupted!"),
+    RuntimeError("Query interrupted"),
+    duckdb.InvalidInputException("counting the rows of the object registered as '_egcfg_in_x' "
+                                 "failed: KeyboardInterrupt: "),
+])
+def test_ctrl_c_inside_a_write_is_a_keyboard_interrupt_and_rolls_back(tmp_path, monkeypatch, error):
+    """DuckDB reports a Ctrl-C that lands inside a query as an error; the store rolls the problem
+    back and raises KeyboardInterrupt, so the CLI says "interrupted", not "write failed"."""
+    with Store(tmp_path / "i.duckdb") as s:
+        rid = s.ensure_run("r1", CONFIG, "m", "v")
+        s.write_problem(rid, make_solve("Mbpp/1"), None, wall_s=1.0)
+        real = s._insert
+
+        def interrupted(con, table, data):
+            if table == "token_decisions":
+                raise error
+            return real(con, table, data)
+        monkeypatch.setattr(s, "_insert", interrupted)
+        with pytest.raises(KeyboardInterrupt, match="interrupted"):
+            s.write_problem(rid, make_solve("Mbpp/2"), None, wall_s=1.0)
+        monkeypatch.setattr(s, "_insert", real)
+        assert s.done_task_ids(rid) == {"Mbpp/1"}
+        assert set(counts(s, rid, "Mbpp/2").values()) == {0}
+        s.write_problem(rid, make_solve("Mbpp/2"), None, wall_s=1.0)  # and the store goes on
+        assert s.done_task_ids(rid) == {"Mbpp/1", "Mbpp/2"}
