@@ -85,3 +85,30 @@ def test_results_and_readme_table_from_the_stores(tree):
     (root / "README.md").write_text("# no markers\n")
     with pytest.raises(SystemExit, match="markers are missing"):
         mod.main()
+
+
+def _comp(n, rates, discord):
+    return {"labels": list(rates), "n": n, "rates": rates, "discord": discord}
+
+
+def test_verdict_follows_the_numbers():
+    mod = load_script()
+    ex = {"short": "toy"}
+    pair = _comp(40, {"EG-CFG": {"mbpp": (30, 40), "mbpp-et": (25, 40)}, "greedy": {"mbpp": (10, 40), "mbpp-et": (8, 40)}},
+                 {"mbpp": {"greedy": (list("a" * 20), [])}, "mbpp-et": {"greedy": (list("b" * 17), [])}})
+    rates = {"EG-CFG": {"mbpp": (30, 40), "mbpp-et": (25, 40)}, "sampling": {"mbpp": (28, 40), "mbpp-et": (12, 40)},
+             "greedy": {"mbpp": (10, 40), "mbpp-et": (8, 40)}}
+    triple = _comp(40, rates, {"mbpp": {"sampling": (["x", "y", "z"], ["w"])},
+                               "mbpp-et": {"sampling": ([f"t{i}" for i in range(13)], [])}})
+    res = [{"ex": ex, "bench": "mbpp", "suites": ["mbpp-et"], "comps": [pair, triple], "cost": (60.0, 10.0)}]
+    text = mod.verdict(res)
+    assert "EG-CFG beats greedy significantly in 2 of 2 comparisons" in text
+    assert "significant in 1 of 2 comparisons" in text
+    assert "1 of them pass the Bonferroni threshold p < 0.025, so the signal's own share is established" in text
+    assert "Sampling recovers 90% of EG-CFG's gain over greedy on the benchmarks' own tests and 24% on the extended" in text
+    assert "60 s against 10 s for a sampler attempt (6.0x, toy)" in text
+
+    triple["discord"]["mbpp-et"]["sampling"] = (["t1"], [])  # now nothing is significant
+    triple["rates"]["sampling"]["mbpp-et"] = (24, 40)
+    text = mod.verdict(res)
+    assert "no comparison is significant" in text and "most of EG-CFG's gain over greedy comes from" in text
