@@ -21,8 +21,9 @@ from storage.store import StoreError  # noqa: E402
 
 EXPERIMENTS = [
     {
-        "key": "mbpp-gpu", "short": "MBPP, Mbpp/11 on, H200 GPU, 12-agent grid",
-        "title": "MBPP on a lent H200 GPU: the whole grid, tasks Mbpp/11 onward in order",
+        "key": "mbpp-gpu", "short": "MBPP, Mbpp/11-84, 12-agent grid (EG-CFG on H200, ablation on CPU)",
+        "title": ("MBPP, the whole 12-agent grid on a lent H200 GPU (tasks Mbpp/11 onward in order), "
+                  "with its sampling ablation run on this CPU"),
         "db": ["runs/mbpp-gpu.duckdb"],
         "run_config": "configs/mbpp_full.toml", "tag": "h200",
         "how": [
@@ -341,6 +342,10 @@ def reading(results: list[dict]) -> str:
         "attempt, so 'greedy only' is near zero by construction. Against the sampling ablation they "
         "are the informative test, and at these sizes they need many discordant problems to reach "
         "p < 0.05 (at least 6 to 0, or 8 to 1).\n"
+        "- Devices: the 12-agent-grid EG-CFG run and its greedy baseline ran on the H200, its sampling "
+        "ablation on this CPU. bf16 arithmetic differs between them, so the greedy code already differs "
+        "on some problems (the determinism line), and part of any EG-CFG-vs-sampling difference in that "
+        "experiment can be device noise; the CPU experiments compare runs of one machine.\n"
         "- The grid was not tuned on hidden tests: it is the issue's example grid (GPU) and a 3-agent "
         "slice of it (CPU), fixed before the runs.\n"
         "- What would most raise the pass rate: a stronger model first. The guided agents of the 0.5B "
