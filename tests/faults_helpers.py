@@ -266,3 +266,16 @@ def wait_gone(procs: list[Proc], timeout: float = 10) -> list[Proc]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+def table_counts(db) -> dict[str, int]:
+    """Rows per store table (read-only)."""
+    import duckdb
+
+    from storage.store import TABLES
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    finally:
+        con.close()

@@ -43,7 +43,7 @@ import pytest
 from egcfg_core.config import load_config
 from tests.faults_helpers import (
     LOADING_MARK, ONES, SLOW_LOAD_ENV, SweepProc, descendants, is_sandbox, mbpp_row, sandbox_jobs,
-    slow_test, sweep_args, wait_gone, write_mbpp_dir,
+    slow_test, sweep_args, table_counts, wait_gone, write_mbpp_dir,
 )
 from tests.test_resume import integrity, snapshot
 
@@ -61,16 +61,6 @@ def config_of(data_dir, grid=GRID, tasks="all", model=ONES):
         t=[float(x) for x in g["t"].split(",")], gamma=[float(x) for x in g["gamma"].split(",") if x],
         s=[int(x) for x in g["s"].split(",")], d=[int(x) for x in g["d"].split(",")],
         max_new_tokens=int(grid["max_new_tokens"])))
-
-
-def table_counts(db) -> dict[str, int]:
-    from storage.store import TABLES
-
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
-    finally:
-        con.close()
 
 
 def rows_of_run(db, run_id) -> dict[str, int]:

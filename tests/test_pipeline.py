@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from egcfg_core.config import load_config
 from storage.store import TABLES, Store
+from tests.faults_helpers import table_counts
 
 TINY = "factory:tests.tiny:tiny_model"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -28,12 +29,17 @@ def tiny_config(data_dir, **over):
     return load_config(None, base)
 
 
-def counts(db) -> dict[str, int]:
-    con = duckdb.connect(str(db), read_only=True)
+def sweep_recording(**kwargs) -> tuple[dict, list]:
+    """sweep_flow(**kwargs), with the progress events it emitted: (status, [(event, info)])."""
+    from flows import progress
+    from flows.sweep import sweep_flow
+
+    events = []
+    stop = progress.listen(lambda ev, info: events.append((ev, info)))
     try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return sweep_flow(**kwargs), events
     finally:
-        con.close()
+        stop()
 
 
 def q(db, sql, params=None) -> list[tuple]:
@@ -47,17 +53,9 @@ def q(db, sql, params=None) -> list[tuple]:
 @pytest.fixture(scope="module")
 def swept(one_torch_thread, prefect_harness, data_dir, tmp_path_factory):
     """One sweep of 2 problems x (greedy + 1 guided agent), shared by the tests below."""
-    from flows import progress
-    from flows.sweep import sweep_flow
-
     db = tmp_path_factory.mktemp("pipe") / "a.duckdb"
     cfg = tiny_config(data_dir)
-    events = []
-    stop = progress.listen(lambda ev, info: events.append((ev, info)))
-    try:
-        status = sweep_flow(config=cfg, db=str(db))
-    finally:
-        stop()
+    status, events = sweep_recording(config=cfg, db=str(db))
     return cfg, db, status, events
 
 
@@ -79,7 +77,7 @@ def test_tables_are_consistent(swept):
     cfg, db, _, _ = swept
     n_grid = len(cfg.grid())
     assert n_grid == 2  # greedy baseline + one guided agent
-    c = counts(db)
+    c = table_counts(db)
     for t in ("problems", "attempts", "lines", "token_decisions", "solutions", "evaluations"):
         assert c[t] > 0, f"{t} is empty"
     # problems: both done, one done-marker each, n_attempts as stored
@@ -177,27 +175,19 @@ def test_tables_are_consistent(swept):
 
 
 def test_second_call_skips_everything(swept, tmp_path):
-    from flows import progress
-    from flows.sweep import sweep_flow
-
     cfg, db, status, _ = swept
     # the same config, this time as a file + overrides (the other way sweep_flow takes one)
     path = tmp_path / "same.toml"
     path.write_text(f'[model]\nspec = "{TINY}"\n[data]\nbenchmark = "mbpp"\ntasks = "11-12"\n'
                     '[grid]\nt = [0.7]\ngamma = [1]\ns = [2]\nd = [1]\n[decode]\nmax_new_tokens = 20\n')
-    before = counts(db)
+    before = table_counts(db)
     marks = q(db, "SELECT task_id, done_at FROM problems ORDER BY task_id")
     tokens = q(db, "SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL")
-    events = []
-    stop = progress.listen(lambda ev, info: events.append((ev, info)))
-    try:
-        again = sweep_flow(db=str(db), config_path=str(path), overrides={"data_dir": cfg.data_dir})
-    finally:
-        stop()
+    again, events = sweep_recording(db=str(db), config_path=str(path), overrides={"data_dir": cfg.data_dir})
     assert again == status
     assert [e for e, _ in events] == ["start", "end"]
     assert events[0][1]["done"] == 2 and events[0][1]["todo"] == 0
-    assert counts(db) == before
+    assert table_counts(db) == before
     assert q(db, "SELECT task_id, done_at FROM problems ORDER BY task_id") == marks
     assert q(db, "SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL") == tokens
 
@@ -210,7 +200,7 @@ def test_changed_config_is_a_new_run(swept, tmp_path):
     cfg, shared_db, status, _ = swept
     db = tmp_path / "copy.duckdb"  # the other tests keep their one-run store
     shutil.copy(shared_db, db)
-    before = counts(db)
+    before = table_counts(db)
     other = tiny_config(cfg.data_dir, tasks="11", gamma=[0.0], max_new_tokens=5)  # greedy only: cheap
     assert other.run_id() != cfg.run_id()
     st = sweep_flow(config=other, db=str(db))
@@ -273,7 +263,7 @@ def test_query_and_export_round_trip(swept, tmp_path):
     assert res.exit_code == 0, res.output
     assert (out / "token_decisions").is_dir()
     assert any(p.name == f"run_id={cfg.run_id()}" for p in (out / "token_decisions").iterdir())
-    store_counts = counts(db)
+    store_counts = table_counts(db)
     union = " UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in TABLES)
     res = runner.invoke(app, ["query", "--parquet", str(out), "--json", union])
     assert res.exit_code == 0, res.output
@@ -295,8 +285,6 @@ def test_query_and_export_round_trip(swept, tmp_path):
 
 def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_path, monkeypatch):
     import flows.solve
-    from flows import progress
-    from flows.sweep import sweep_flow
 
     db = tmp_path / "f.duckdb"
     cfg = tiny_config(data_dir, gamma=[0.0], max_new_tokens=5)  # greedy only: cheap
@@ -310,12 +298,7 @@ def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_
         return real(problem, lm, fewshot)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", broken)
-    events = []
-    stop = progress.listen(lambda ev, info: events.append((ev, info)))
-    try:
-        st = sweep_flow(config=cfg, db=str(db))
-    finally:
-        stop()
+    st, events = sweep_recording(config=cfg, db=str(db))
     # tried 1 + problem_retries times, recorded as failed, and the sweep went on to Mbpp/12
     assert calls == ["Mbpp/11"] * (cfg.problem_retries + 1) + ["Mbpp/12"]
     assert (st["total"], st["done"], st["failed"]) == (2, 1, 1)
@@ -331,7 +314,7 @@ def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_
 
     # rerun without the fault: only the failed problem is redone, and it becomes done
     monkeypatch.setattr(flows.solve, "build_prompt_task", real)
-    st = sweep_flow(config=cfg, db=str(db))
+    st, _ = sweep_recording(config=cfg, db=str(db))
     assert (st["total"], st["done"], st["failed"]) == (2, 2, 0)
     assert q(db, "SELECT task_id, status, error FROM problems ORDER BY task_id") == [
         ("Mbpp/11", "done", ""), ("Mbpp/12", "done", "")]
