@@ -219,19 +219,7 @@ def connect_read_only(path: str | Path, wait_s: float | None = None,
     path = Path(path)
     wait_s = READ_WAIT_S if wait_s is None else wait_s
     connect = connect or (lambda: duckdb.connect(str(path), read_only=True))
-    try:
-        return connect()
-    except duckdb.Error as exc:
-        if not _is_lock_error(exc):
-            raise translate_open_error(path, exc, True) from exc
-        first_exc = exc
-    req = readers_dir(path) / f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
-    try:
-        req.parent.mkdir(exist_ok=True)
-        req.touch()
-    except OSError as exc:  # a read-only folder: no way to ask, say what holds the file
-        raise translate_open_error(path, first_exc, True) from exc
-    deadline = time.monotonic() + wait_s
+    req: Path | None = None  # our request to the writer, made at the first lock error
     try:
         while True:
             try:
@@ -239,7 +227,16 @@ def connect_read_only(path: str | Path, wait_s: float | None = None,
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
                     raise translate_open_error(path, exc, True) from exc
-                if time.monotonic() >= deadline:
+                if req is None:
+                    req = readers_dir(path) / f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
+                    try:
+                        req.parent.mkdir(exist_ok=True)
+                        req.touch()
+                    except OSError as os_exc:  # a read-only folder: no way to ask
+                        req = None
+                        raise translate_open_error(path, exc, True) from os_exc
+                    deadline = time.monotonic() + wait_s
+                elif time.monotonic() >= deadline:
                     writer = _writer_pid(path)
                     raise StoreLockedError(
                         f"{path} is held by another process that did not yield it for reading "
@@ -250,13 +247,14 @@ def connect_read_only(path: str | Path, wait_s: float | None = None,
                         f"process ends. [{exc}]") from exc
                 time.sleep(0.05)
     finally:
-        req.unlink(missing_ok=True)
+        if req is not None:
+            req.unlink(missing_ok=True)
 
 
 def translate_open_error(path: Path, exc: Exception, read_only: bool) -> StoreError:
     msg = str(exc)
     low = msg.lower()
-    if "lock" in low:
+    if _is_lock_error(exc):
         return StoreLockedError(
             f"{path} is open in another process (DuckDB allows one process per file while it "
             f"writes). Query a Parquet export instead (Store.export_parquet / `egcfg export`), "
