@@ -617,13 +617,18 @@ def _grid_text(cfg: dict[str, Any], key: str) -> str:
     return _fmt_num(v)
 
 
+def _guided_gammas(cfg: dict[str, Any]) -> list[float]:
+    """The γ > 0 values of a run's grid (agent_grid skips γ = 0 there: that is the baseline)."""
+    return [g for g in cfg.get("gamma") or [] if g]
+
+
 def describe_agents(cfg: dict[str, Any]) -> str:
     """What a run's agents are, from its config: e.g. "greedy + 12 EG-CFG agents", or "greedy + 3
     samplers (γ = 0, t = 0.7; no signal)" for the sampling ablation."""
     def n(key: str) -> int:
         v = cfg.get(key) or []
         return len(v) if isinstance(v, (list, tuple)) else 1
-    guided = n("gamma") * n("t") * n("s") * n("d") if [g for g in cfg.get("gamma") or [] if g] else 0
+    guided = len(_guided_gammas(cfg)) * n("t") * n("s") * n("d")
     samplers = int(cfg.get("sample_n") or 0) * n("sample_t")
     parts = ["greedy"] if cfg.get("baseline", True) else []
     if guided:
@@ -636,7 +641,7 @@ def describe_agents(cfg: dict[str, Any]) -> str:
 
 def is_guided(r: RunData) -> bool:
     """Whether the run has EG-CFG agents (γ > 0) at all."""
-    return any(g for g in r.config.get("gamma") or [])
+    return bool(_guided_gammas(r.config))
 
 
 def _summary(runs: list[RunData]) -> list[Block]:
@@ -783,7 +788,8 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
                     f"code was scored on hidden tests only where it was the final solution "
                     f"({r.baseline_scored} of {r.baseline_eval_problems}); its pass@1 on VISIBLE "
                     f"tests is given instead.")
-        if r.baseline_hidden is not None and r.pass_at_1 is not None and describe_agents(r.config) != "greedy only":
+        extra_agents = is_guided(r) or r.config.get("sample_n")
+        if r.baseline_hidden is not None and r.pass_at_1 is not None and extra_agents:
             gain = 100 * (r.pass_at_1 - r.baseline_hidden)
             notes.append(f"Run {_ic(r.run_id)} ({describe_agents(r.config)}): final solution minus "
                          f"its own greedy baseline on hidden tests: **{gain:+.1f} points**.")
