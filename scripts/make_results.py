@@ -201,6 +201,15 @@ def _discord_lines(c: dict, keys: list[str]) -> list[str]:
     return out
 
 
+def _gains(c: dict, key: str) -> tuple[float, float] | None:
+    """(EG-CFG, sampling) gain over greedy in points on ``key``, where all three were scored."""
+    r = {label: c["rates"][label][key] for label in c["labels"]}
+    if not {"greedy", "sampling"} <= r.keys() or not all(n for _, n in r.values()):
+        return None
+    pts = {label: 100 * k / n for label, (k, n) in r.items()}
+    return pts["EG-CFG"] - pts["greedy"], pts["sampling"] - pts["greedy"]
+
+
 def _recovered(shares: list[tuple[str, float, float]]) -> str:
     """How much of EG-CFG's gain sampling recovers, on the benchmarks' own tests vs the ET suites."""
     def span(rows):
@@ -246,11 +255,8 @@ def verdict(results: list[dict]) -> str:
         for res in results:
             for c in res["comps"][1:]:
                 for key in [res["bench"], *res["suites"]]:
-                    r = {label: c["rates"][label][key] for label in c["labels"]}
-                    if all(n for _, n in r.values()):
-                        pts = {label: 100 * k / n for label, (k, n) in r.items()}
-                        shares.append((f"{res['ex']['short']}, {key}, {c['n']} problems",
-                                       pts["EG-CFG"] - pts["greedy"], pts["sampling"] - pts["greedy"]))
+                    if (g := _gains(c, key)) is not None:
+                        shares.append((f"{res['ex']['short']}, {key}, {c['n']} problems", *g))
         if shares:
             out.append("- Sampling alone recovers " + "; ".join(
                 f"{samp:+.1f} of EG-CFG's {eg:+.1f} points over greedy ({name})" for name, eg, samp in shares) + ".")
@@ -300,12 +306,10 @@ def reading(results: list[dict]) -> str:
                          f"three runs finished, {' vs '.join(c['labels'])}: {_rates_text(c, keys)}.")
             diffs = []
             for key in keys:
-                r = {label: c["rates"][label][key] for label in c["labels"]}
-                if all(n for _, n in r.values()) and "greedy" in r:
-                    pts = {label: 100 * k / n for label, (k, n) in r.items()}
-                    diffs.append(f"on {key} EG-CFG gains {pts['EG-CFG'] - pts['greedy']:+.1f} points "
-                                 f"over greedy and sampling {pts['sampling'] - pts['greedy']:+.1f}, so the "
-                                 f"execution signal's own share is {pts['EG-CFG'] - pts['sampling']:+.1f}")
+                if (g := _gains(c, key)) is not None:
+                    eg, samp = g
+                    diffs.append(f"on {key} EG-CFG gains {eg:+.1f} points over greedy and sampling "
+                                 f"{samp:+.1f}, so the execution signal's own share is {eg - samp:+.1f}")
             if diffs:
                 lines.append("  - " + "; ".join(diffs) + f" (on {c['n']} problems one problem is "
                              f"{100 / c['n']:.1f} points).")
