@@ -34,6 +34,31 @@ def _quiet_prefect():
         yield
 
 
+@contextmanager
+def _ctrl_c_stops_attempts():
+    """Ctrl-C sets ``decoding.SHUTDOWN`` before it raises KeyboardInterrupt. The interrupt can land
+    inside Prefect's own task bookkeeping, which may turn it into an ordinary error (seen: a
+    ValueError 'Task run is not set' from its crash handler); the flag still stops every attempt
+    and the sweep's commits, so the sweep ends either way.  A SIGINT the shell set to be ignored
+    (a background job) stays ignored."""
+    import signal
+
+    from egcfg_core.decoding import SHUTDOWN
+
+    def on_sigint(signum, frame):
+        SHUTDOWN.set()
+        raise KeyboardInterrupt
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def interrupted(what: str) -> typer.Exit:
     """Ctrl-C: say what is kept and how to go on, exit 130 (the shell's code for SIGINT)."""
     console.print(f"[yellow]interrupted[/]: {what}")
@@ -130,9 +155,12 @@ def sweep_cmd(
                 rate = f"pass {state['passed']}/{state['n']} this session"
                 bar.update(job["id"], advance=1, rate=rate)
 
+        resume = (f"every problem finished before it is stored in {db}; run the same command "
+                  f"again to resume (finished problems are skipped)")
         stop = progress.listen(on)
         try:
-            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, KeyboardInterrupt):
+            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, KeyboardInterrupt), \
+                    _ctrl_c_stops_attempts():
                 result = sweep_flow(config=cfg, db=str(db))
         except ModelUnavailableError as e:
             hint = "" if "--model" in str(e) else (
@@ -141,9 +169,14 @@ def sweep_cmd(
             raise fail(f"{e}{hint}")
         except (DataUnavailableError, StoreError) as e:
             raise fail(str(e))
+        except Exception:
+            from egcfg_core.decoding import SHUTDOWN
+
+            if not SHUTDOWN.is_set():
+                raise
+            raise interrupted(resume)  # Prefect turned the interrupt into another error
         except KeyboardInterrupt:
-            raise interrupted(f"every problem finished before it is stored in {db}; run the same "
-                              f"command again to resume (finished problems are skipped)")
+            raise interrupted(resume)
         finally:
             stop()
     rate = f"{result['pass_rate']:.1%}" if result["pass_rate"] is not None else "n/a"

@@ -97,6 +97,9 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo))
         def commit(problem, result, t0):
             """The single writer: one problem, atomically with its done-marker (or its failure)."""
+            if SHUTDOWN.is_set():  # interrupted: whatever came back was cut short (or is an error
+                # the interrupt caused inside Prefect), so nothing more is stored
+                raise KeyboardInterrupt("sweep interrupted; nothing more is committed")
             if isinstance(result, BaseException):
                 err = f"{type(result).__name__}: {result}\n" + "".join(traceback.format_exception(result, limit=8))
                 store.record_failure(run_id, problem.task_id, problem.benchmark, err, problem=problem)

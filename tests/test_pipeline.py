@@ -319,3 +319,31 @@ def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_
     assert q(db, "SELECT task_id, status, error FROM problems ORDER BY task_id") == [
         ("Mbpp/11", "done", ""), ("Mbpp/12", "done", "")]
     assert q(db, "SELECT count(*) FROM solutions") == [(2,)]
+
+
+def test_an_interrupt_prefect_turned_into_an_error_still_stops_the_sweep(prefect_harness, data_dir,
+                                                                        tmp_path, monkeypatch):
+    """Ctrl-C landing inside Prefect's task bookkeeping can come out as an ordinary error (seen:
+    ValueError 'Task run is not set' from its crash handler). With decoding.SHUTDOWN set by the
+    CLI's SIGINT handler, the sweep must stop there, not record a failure and go on."""
+    import flows.solve
+    from egcfg_core.decoding import SHUTDOWN
+
+    db = tmp_path / "i.duckdb"
+    cfg = tiny_config(data_dir, gamma=[0.0], max_new_tokens=5)
+    real = flows.solve.build_prompt_task
+
+    def interrupted_inside_prefect(problem, lm, fewshot):
+        if problem.task_id == "Mbpp/12":
+            SHUTDOWN.set()  # what the CLI's SIGINT handler does
+            raise ValueError("Task run is not set")
+        return real(problem, lm, fewshot)
+
+    monkeypatch.setattr(flows.solve, "build_prompt_task", interrupted_inside_prefect)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep_recording(config=cfg, db=str(db))
+    finally:
+        SHUTDOWN.clear()
+    # Mbpp/11 committed before the interrupt; Mbpp/12 neither done nor recorded as failed
+    assert q(db, "SELECT task_id, status FROM problems ORDER BY task_id") == [("Mbpp/11", "done")]
