@@ -68,8 +68,8 @@ class SweepConfig:
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
-        if self.engine == DEFAULT_ENGINE and not self.engine_options:
-            d.pop("engine")  # runs on the default engine keep the ids they had before engines existed
+        if self.engine == "transformers" and not self.engine_options:
+            d.pop("engine")  # transformers runs keep the ids they had before engines existed
             d.pop("engine_options")
         else:  # only the options that change results (a server's top-k, not its address or key)
             semantic = engine_class(self.engine).SEMANTIC
