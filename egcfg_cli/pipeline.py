@@ -105,6 +105,7 @@ def sweep_cmd(
     gamma: str = typer.Option(None, help="override grid.gamma"),
     s: str = typer.Option(None, help="override grid.s"),
     d: str = typer.Option(None, help="override grid.d"),
+    prompt: str = typer.Option(None, help="override grid.prompt (comma-separated: default, long-code)"),
     max_new_tokens: int = typer.Option(None, help="override decode.max_new_tokens"),
     agent_workers: int = typer.Option(None, help="agents of one problem run concurrently"),
     problem_workers: int = typer.Option(None, help="problems solved concurrently (thread task runner)"),
@@ -125,6 +126,7 @@ def sweep_cmd(
                  "data_dir": str(dd) if dd else None,
                  "t": floats(t, "t") if t else None, "gamma": floats(gamma, "gamma") if gamma else None,
                  "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
+                 "prompt": [p.strip() for p in prompt.split(",") if p.strip()] if prompt else None,
                  "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
                  "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks}
     try:

@@ -20,6 +20,7 @@ def solve_cmd(
     gamma: str = typer.Option("0.5,1,3", help="guidance scales (γ = 0 greedy always runs first)"),
     s: str = typer.Option("3", help="candidates per line"),
     d: str = typer.Option("2,3", help="lines per candidate"),
+    prompt: str = typer.Option("default", help="prompt variants, comma-separated: default, long-code"),
     max_new_tokens: int = typer.Option(384, help="token cap per attempt"),
     alpha: float = typer.Option(0.05, help="plausibility mask: keep tokens with p_uncond >= alpha * max"),
     seed: int = typer.Option(0),
@@ -44,7 +45,8 @@ def solve_cmd(
         raise fail(f"no task {task_id!r} in {benchmark} ({len(loaded.problems)} tasks loaded)")
     problem = matches[0]
     try:
-        grid = agent_grid(floats(t, "t"), floats(gamma, "gamma"), ints(s, "s"), ints(d, "d"))
+        grid = agent_grid(floats(t, "t"), floats(gamma, "gamma"), ints(s, "s"), ints(d, "d"),
+                          prompts=[p.strip() for p in prompt.split(",") if p.strip()])
         settings = DecodeSettings(max_new_tokens=max_new_tokens, plausibility_alpha=alpha, seed=seed)
     except ValueError as e:
         raise fail(str(e))

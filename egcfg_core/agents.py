@@ -1,4 +1,5 @@
-"""Agents: a grid over (t, γ, s, d), the γ = 0 greedy baseline first; the first to pass wins.
+"""Agents: a grid over (t, γ, s, d) [and prompt variant], the γ = 0 greedy baseline first; the
+first to pass wins.
 
 ``solve`` runs the agents of one problem in grid order and stops at the first whose finished
 function passes every *visible* test.  Hidden tests are never looked at here.  When agents run
@@ -7,6 +8,7 @@ order and the winner is the lowest passing index, so the result equals the seque
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -14,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 
 from .decoding import Attempt, DecodeSettings, Head
-from .prompts import build_prompt
+from .prompts import build_prompt, check_variant
 from .records import AgentConfig, AttemptRecord, LineRecord, Problem, SolveRecord
 from .engines.base import Engine
 
@@ -23,22 +25,50 @@ BASELINE = AgentConfig(t=0.0, gamma=0.0, s=0, d=0)
 
 def agent_grid(ts: Iterable[float] = (0.7, 1.0), gammas: Iterable[float] = (0.5, 1.0, 3.0),
                ss: Iterable[int] = (3,), ds: Iterable[int] = (2, 3), *, baseline: bool = True,
-               sample_ts: Iterable[float] = (), sample_n: int = 0) -> list[AgentConfig]:
+               sample_ts: Iterable[float] = (), sample_n: int = 0,
+               prompts: Iterable[str] = ("default",)) -> list[AgentConfig]:
     """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given; then
-    ``sample_n`` samplers per temperature in ``sample_ts`` (the no-guidance ablation)."""
-    grid = [BASELINE] if baseline else []
-    for gamma, t, d, s in itertools.product(gammas, ts, ds, ss):
-        if gamma == 0:
-            continue
-        if t < 0 or s < 1 or d < 1:
-            raise ValueError(f"invalid agent t={t} s={s} d={d}: need t >= 0, s >= 1, d >= 1")
-        grid.append(AgentConfig(t=float(t), gamma=float(gamma), s=int(s), d=int(d)))
-    for r in range(sample_n):
-        for t in sample_ts:
-            if t <= 0:
-                raise ValueError(f"invalid sampler temperature {t}: need t > 0")
-            grid.append(AgentConfig(t=float(t), gamma=0.0, s=0, d=0, replicate=r))
+    ``sample_n`` samplers per temperature in ``sample_ts`` (the no-guidance ablation).  With
+    several prompt variants the whole grid comes once per variant, in the order given."""
+    gammas, ts, ss, ds, sample_ts = (tuple(x) for x in (gammas, ts, ss, ds, sample_ts))
+    grid: list[AgentConfig] = []
+    for prompt in dict.fromkeys(prompts):
+        check_variant(prompt)
+        if baseline:
+            grid.append(dataclasses.replace(BASELINE, prompt=prompt))
+        for gamma, t, d, s in itertools.product(gammas, ts, ds, ss):
+            if gamma == 0:
+                continue
+            if t < 0 or s < 1 or d < 1:
+                raise ValueError(f"invalid agent t={t} s={s} d={d}: need t >= 0, s >= 1, d >= 1")
+            grid.append(AgentConfig(t=float(t), gamma=float(gamma), s=int(s), d=int(d), prompt=prompt))
+        for r in range(sample_n):
+            for t in sample_ts:
+                if t <= 0:
+                    raise ValueError(f"invalid sampler temperature {t}: need t > 0")
+                grid.append(AgentConfig(t=float(t), gamma=0.0, s=0, d=0, replicate=r, prompt=prompt))
     return grid
+
+
+class PromptHeads:
+    """The shared prompt head of each prompt variant of one problem, built on first use (so a
+    problem solved by a default-prompt agent never pays for the other variant's prefill).
+    ``build(variant)`` makes one; thread-safe for concurrently running agents."""
+
+    def __init__(self, build: Callable[[str], Head]):
+        self._build = build
+        self._heads: dict[str, Head] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, variant: str) -> Head:
+        with self._lock:
+            if variant not in self._heads:
+                self._heads[variant] = self._build(variant)
+            return self._heads[variant]
+
+    @classmethod
+    def of(cls, problem: Problem, lm: TransformersLM, fewshot: Sequence[dict] | None) -> "PromptHeads":
+        return cls(lambda variant: Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, variant)))
 
 
 def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
@@ -60,10 +90,11 @@ def solve(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
     if not grid:
         raise ValueError("the agent grid is empty")
     t0 = time.perf_counter()
-    head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+    heads = PromptHeads.of(problem, lm, fewshot)
     attempts: list[AttemptRecord] = []
     for i, agent in enumerate(grid):
         cb = (lambda line, i=i: on_line(i, line)) if on_line else None
+        head = heads(agent.prompt)
         if run_agent is not None:
             rec = run_agent(problem, lm, head, agent, i, settings, pool=pool, on_line=cb)
         else:
@@ -83,7 +114,7 @@ def run_concurrently(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], 
                      pool=None, workers: int = 2) -> SolveRecord:
     """Like ``solve`` but agents run in threads; same winner as the sequential order."""
     t0 = time.perf_counter()
-    head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+    heads = PromptHeads.of(problem, lm, fewshot)
     cancels = [threading.Event() for _ in grid]
     done: dict[int, AttemptRecord] = {}
     lock = threading.Lock()
@@ -91,7 +122,8 @@ def run_concurrently(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], 
     def go(i: int) -> None:
         if cancels[i].is_set():
             return
-        rec = Attempt(lm, problem, head, grid[i], i, settings, pool=pool, cancel=cancels[i]).run()
+        rec = Attempt(lm, problem, heads(grid[i].prompt), grid[i], i, settings, pool=pool,
+                      cancel=cancels[i]).run()
         with lock:
             done[i] = rec
             if rec.passed_visible:

@@ -6,6 +6,7 @@
     [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
               sample_t = [0.7]; sample_n = 0   (samplers: the no-guidance ablation, see agents.py)
+              prompt = ["default"]   (prompt variants, prompts.PROMPT_VARIANTS: "default", "long-code")
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
               fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
@@ -27,6 +28,7 @@ from .agents import agent_grid
 from .decoding import DecodeSettings
 from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
 from .problems import BENCHMARKS, parse_task_selection
+from .prompts import PROMPT_VARIANTS
 from .records import AgentConfig
 
 
@@ -49,6 +51,7 @@ class SweepConfig:
     baseline: bool = True
     sample_t: tuple[float, ...] = ()
     sample_n: int = 0
+    prompt: tuple[str, ...] = ("default",)
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     agent_workers: int = 1
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
@@ -60,7 +63,7 @@ class SweepConfig:
 
     def grid(self) -> list[AgentConfig]:
         return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
-                          sample_ts=self.sample_t, sample_n=self.sample_n)
+                          sample_ts=self.sample_t, sample_n=self.sample_n, prompts=self.prompt)
 
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
@@ -78,6 +81,8 @@ class SweepConfig:
         if not self.sample_n:  # runs without samplers keep the ids they had before samplers existed
             d.pop("sample_t")
             d.pop("sample_n")
+        if self.prompt == ("default",):  # likewise runs of the default prompt alone
+            d.pop("prompt")
         return d
 
     def run_id(self) -> str:
@@ -89,7 +94,7 @@ _SECTIONS = {
     "model": {"spec": "model", "engine": "engine"},
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline",
-             "sample_t": "sample_t", "sample_n": "sample_n"},
+             "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
             "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s"},
@@ -223,6 +228,16 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
                                     allow_empty=True)
     if "sample_n" in flat:
         cfg["sample_n"] = _num_list("grid.sample_n", flat["sample_n"], int, lo=0)[0]
+    if "prompt" in flat:
+        items = flat["prompt"] if isinstance(flat["prompt"], (list, tuple)) else [flat["prompt"]]
+        if not items:
+            raise ConfigError("grid.prompt: must not be empty")
+        for v in items:
+            if v not in PROMPT_VARIANTS:
+                raise ConfigError(f"grid.prompt: {v!r} is not one of {', '.join(PROMPT_VARIANTS)}")
+        if len(set(items)) != len(items):
+            raise ConfigError(f"grid.prompt: a variant is listed twice: {list(items)!r}")
+        cfg["prompt"] = tuple(items)
     for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks")):
         if key in flat:
             if not isinstance(flat[key], bool):

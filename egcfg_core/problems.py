@@ -32,7 +32,8 @@ Field mapping (pure functions on one dict row, shared by local files and hub row
 ----------------------------------------------------------------------------------
 * HumanEval (:func:`humaneval_problem_from_row`): description = the prompt code; function_name =
   entry_point; visible = the examples parsed from the entry point's docstring
-  (:func:`parse_docstring_examples`; ``()`` when none parse, ``check`` is never leaked);
+  (:func:`parse_docstring_examples`; ``()`` when none parse, ``check`` is never leaked), less
+  the few that contradict the canonical solution (:data:`HUMANEVAL_DOCSTRING_ERRATA`);
   hidden = one test, the ``test`` program + ``check(<entry_point>)``; setup_code = the prompt's
   top-level import lines.  HumanEval-ET: hidden = one test per extended assert.
 * MBPP (:func:`mbpp_problem_from_row`): task_id ``Mbpp/<n>``; description = text; visible =
@@ -60,7 +61,9 @@ from __future__ import annotations
 import ast
 import builtins
 import gzip
+import inspect
 import json
+import keyword
 import os
 import re
 import warnings
@@ -87,6 +90,7 @@ __all__ = [
     "mbpp_function_name",
     "mbpp_problem_from_row",
     "humaneval_problem_from_row",
+    "HUMANEVAL_DOCSTRING_ERRATA",
     "et_tests_from_row",
     "codecontests_problem_from_row",
 ]
@@ -555,14 +559,41 @@ def _parse_prompt(prompt: str) -> ast.Module | None:
     return None
 
 
-def _entry_docstring(prompt: str, entry_point: str) -> str:
+def _entry_def(prompt: str, entry_point: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     tree = _parse_prompt(prompt)
     if tree is None:
-        return ""
+        return None
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == entry_point:
-            return ast.get_docstring(node, clean=True) or ""
+            return node
+    return None
+
+
+def _entry_docstring(prompt: str, entry_point: str) -> str:
+    """The entry point's docstring; also one that follows leading imports (``import math`` then
+    the string, as in HumanEval/115), which Python itself does not count as the docstring."""
+    node = _entry_def(prompt, entry_point)
+    if node is None:
+        return ""
+    doc = ast.get_docstring(node, clean=True)
+    if doc:
+        return doc
+    for stmt in node.body:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(
+            stmt.value.value, str
+        ):
+            return inspect.cleandoc(stmt.value.value)
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            break
     return ""
+
+
+def _entry_params(prompt: str, entry_point: str) -> tuple[str, ...]:
+    """The entry point's positional parameter names, in order (``()`` when not found)."""
+    node = _entry_def(prompt, entry_point)
+    if node is None:
+        return ()
+    return tuple(a.arg for a in (*node.args.posonlyargs, *node.args.args))
 
 
 _LITERAL_WORDS = {"true": "True", "false": "False", "null": "None", "none": "None"}
@@ -643,6 +674,16 @@ def _example_case(expr_src: str, expected: str | None, entry_point: str) -> Test
                 head = re.split(r"\s+(?:#|\()", first, maxsplit=1)[0]
                 if head != first:
                     ok, value = _literal(head.rstrip(".,;"))
+            if not ok:  # `4, and f([9]) should return 9`: the value ends where prose begins
+                for c in _top_level_commas(first):
+                    word = re.match(r",\s*([a-z]{2,})\b", first[c:])
+                    if word and word.group(1) not in _LITERAL_WORDS:
+                        ok, value = _literal(first[:c])
+                        break
+            if not ok:  # worked arithmetic `19 - 5 - 6 = 8`: the final value
+                worked = re.fullmatch(r"[\d\s+\-*/%().]+=\s*([^=]+)", first)
+                if worked:
+                    ok, value = _literal(worked.group(1).rstrip(".,;"))
         if ok:
             return TestCase(source=f"assert {ast.unparse(expr)} == {value!r}", call=call)
     # `>>> f(x) == y` with no output line (or output True): the expression is the assertion
@@ -666,23 +707,104 @@ _ARROW_RE = re.compile(
 def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, ...]:
     """Visible tests from the examples in the entry point's docstring (parse only, no exec).
 
-    Understood forms: doctest (``>>> f(x)`` then the output line(s); ``... `` continuation
-    lines; ``>>> f(x) == y``; expressions around the call such as ``round(f(x), 2)``) and
-    ``f(x) == y`` / ``==> y`` / ``=> y`` / ``➞ y`` / ``-> y`` / ``= y`` / ``# => y`` /
-    ``returns y`` / ``should return y`` (a call may span lines; text before the call such as a
-    bullet or ``assert`` is ignored; a sentence's final ``.`` and a trailing ``(comment)`` or
-    ``# comment`` after the value are dropped).  An example is kept only when its arguments are
-    literals (no free names but builtins) and its expected value is a Python literal
-    (``true``/``false`` accepted).  The bare ``= y`` form is not trusted when the docstring
-    defines the function by ``=`` equations with free names (``tri(n) = ...``).  Each example
-    gives ``TestCase(source="assert <expr> == <expected>", call="<entry_point>(...)")``;
-    duplicates are dropped.  Nothing usable -> ``()``; ``check()`` is never looked at.
+    Understood forms:
+
+    * doctest: ``>>> f(x)`` then the output line(s) (a multi-line literal is read whole);
+      ``... `` continuation lines; ``>>> f(x) == y``; expressions around the call such as
+      ``round(f(x), 2)``;
+    * prose calls: ``f(x) == y`` / ``==> y`` / ``=> y`` / ``➞ y`` / ``-> y`` / ``= y`` /
+      ``# => y`` / ``returns y`` / ``should return y`` / ``should be y`` (a call may span lines;
+      text before the call such as a bullet or ``assert`` is ignored; a sentence's final ``.``
+      and a trailing ``(comment)`` or ``# comment`` after the value are dropped; worked
+      arithmetic ``-> 19 - 5 - 6 = 8`` keeps the final value); an unquoted word argument
+      (``is_happy(abcd) => False``) is read as a string when the docstring speaks of a string;
+    * ``Input: <args>`` (or ``Input:`` then one ``name : value`` per line) followed by
+      ``Output: y``; ``name = value, ...`` naming every parameter, then ``return y`` within the
+      next lines of the same paragraph;
+    * ``For x = v, z = w the output should be y`` / ``... the result should be y``.
+
+    Keyword arguments are put in the parameters' order (``Input:`` lists that name every
+    parameter but under other names are taken in order).  When the docstring never calls the
+    entry point but all its prose examples call one other, undefined name (a typo such as
+    ``grade_equation`` for ``numerical_letter_grade``), that name is read as the entry point.
+    An example is kept only when its arguments are literals (no free names but builtins) and its
+    expected value is a Python literal (``true``/``false`` accepted).  The bare ``= y`` form is
+    not trusted when the docstring defines the function by ``=`` equations with free names
+    (``tri(n) = ...``).  Each example gives ``TestCase(source="assert <expr> == <expected>",
+    call="<entry_point>(...)")``; duplicates are dropped.  Nothing usable -> ``()``; ``check()``
+    is never looked at.  ``scripts/check_visible_tests.py`` checks every HumanEval parse against
+    the canonical solution (in the sandbox); the docstring examples that are themselves wrong are
+    dropped by :func:`humaneval_problem_from_row` (:data:`HUMANEVAL_DOCSTRING_ERRATA`).
     """
     doc = _entry_docstring(prompt, entry_point)
     if not doc or not entry_point:
         return ()
+    doc = _alias_to_entry(doc, prompt, entry_point)
     lines = doc.split("\n")
-    call_re = re.compile(r"(?<![\w.])" + re.escape(entry_point) + r"\s*\(")
+    params = _entry_params(prompt, entry_point)
+    found = [
+        *_call_examples(lines, entry_point, bare_strings=bool(re.search(r"\bstrings?\b", doc, re.I))),
+        *_input_output_examples(lines, entry_point, params),
+        *_for_output_examples(lines, entry_point, params),
+    ]
+    found.sort(key=lambda pair: pair[0])  # docstring order (stable within a line)
+    seen: set[str] = set()
+    uniq = []
+    for _, tc in found:
+        if tc.source not in seen:
+            seen.add(tc.source)
+            uniq.append(tc)
+    return tuple(uniq)
+
+
+def _call_re(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])" + re.escape(name) + r"\s*\(")
+
+
+_PROSE_ARROW_RE = re.compile(r"^\s*#?\s*(==>|=>|==|->|➞)")
+
+
+def _alias_to_entry(doc: str, prompt: str, entry_point: str) -> str:
+    """``doc`` with a mistyped function name in its examples replaced by the entry point (see
+    :func:`parse_docstring_examples`); ``doc`` unchanged when the entry point is called or the
+    examples call no single other undefined name."""
+    if _call_re(entry_point).search(doc):
+        return doc
+    names: set[str] = set()
+    for line in doc.split("\n"):
+        for m in re.finditer(r"(?<![\w.])([A-Za-z_]\w*)\s*\(", line):
+            end = _closed_expr_end(line, m.start())
+            if end is not None and _PROSE_ARROW_RE.match(line[end:]):
+                names.add(m.group(1))
+    if len(names) != 1:
+        return doc
+    (alias,) = names
+    tree = _parse_prompt(prompt)
+    defined = {
+        n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    } if tree is not None else set()
+    if alias in _BUILTIN_NAMES or alias in defined or keyword.iskeyword(alias):
+        return doc
+    return _call_re(alias).sub(entry_point + "(", doc)
+
+
+def _quote_bare_word(call_src: str, entry_point: str) -> str | None:
+    """``f(abcd)`` -> ``f('abcd')``: a single unquoted word argument (not a builtin or keyword)."""
+    m = re.fullmatch(re.escape(entry_point) + r"\s*\(\s*([A-Za-z]+)\s*\)\s*", call_src)
+    if m is None or m.group(1) in _BUILTIN_NAMES or keyword.iskeyword(m.group(1)):
+        return None
+    return f"{entry_point}({m.group(1)!r})"
+
+
+def _unbalanced(text: str) -> bool:
+    return text.count("[") + text.count("(") + text.count("{") > (
+        text.count("]") + text.count(")") + text.count("}")
+    )
+
+
+def _call_examples(lines: list[str], entry_point: str, *, bare_strings: bool) -> list[tuple[int, TestCase]]:
+    """The doctest and prose-call forms, as (line index, test)."""
+    call_re = _call_re(entry_point)
     # `tri(n) = 1 + n / 2` style definitions: then `f(1) = 3` lines define a sequence rather
     # than show what the function returns, so the bare `=` form is not trusted
     eq_defs = False
@@ -698,7 +820,7 @@ def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, .
                 if not _usable_expr(node, entry_point):
                     eq_defs = True
                     break
-    cases: list[TestCase] = []
+    cases: list[tuple[int, TestCase]] = []
     i = 0
     while i < len(lines):
         stripped = re.sub(r"^(?:[*\-•]\s+)", "", lines[i].strip())
@@ -721,11 +843,11 @@ def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, .
                 tc = _example_case(expr, out[0] if out else None, entry_point)
                 j = first_out + 1 if out else j
             if tc is not None:
-                cases.append(tc)
+                cases.append((i, tc))
             i = j
             continue
-        m = call_re.search(lines[i])
-        if m:
+        nxt = i + 1
+        for m in call_re.finditer(lines[i]):  # several examples may share a line
             text = lines[i][m.start():]
             j = i + 1
             end = _closed_expr_end(text, 0)
@@ -733,31 +855,165 @@ def parse_docstring_examples(prompt: str, entry_point: str) -> tuple[TestCase, .
                 text += "\n" + lines[j]
                 j += 1
                 end = _closed_expr_end(text, 0)
-            if end is not None:
-                am = _ARROW_RE.match(text[end:])
-                if am and not (eq_defs and am.group(1) == "="):
-                    expected = am.group(2).strip()
-                    # an expected value may continue on the next lines (open brackets)
-                    k = j
-                    while not _literal(expected)[0] and k < len(lines) and k - j < 12 and (
-                        expected.count("[") + expected.count("(") + expected.count("{")
-                        > expected.count("]") + expected.count(")") + expected.count("}")
-                    ):
-                        expected += "\n" + lines[k].strip()
-                        k += 1
-                    tc = _example_case(text[:end], expected, entry_point)
-                    if tc is not None:
-                        cases.append(tc)
-                        i = max(j, k)
-                        continue
+            if end is None:
+                break
+            am = _ARROW_RE.match(text[end:])
+            if not am or (eq_defs and am.group(1) == "="):
+                continue
+            expected = am.group(2).strip()
+            # an expected value may continue on the next lines (open brackets)
+            k = j
+            while not _literal(expected)[0] and k < len(lines) and k - j < 12 and _unbalanced(expected):
+                expected += "\n" + lines[k].strip()
+                k += 1
+            tc = _example_case(text[:end], expected, entry_point)
+            if tc is None and bare_strings and (quoted := _quote_bare_word(text[:end], entry_point)):
+                tc = _example_case(quoted, expected, entry_point)
+            if tc is not None:
+                cases.append((i, tc))
+                if max(j, k) > i + 1:  # it ran over the next lines: go on after it
+                    nxt = max(j, k)
+                    break
+        i = nxt
+    return cases
+
+
+def _call_from_args(entry_point: str, params: tuple[str, ...], args: str, *,
+                    keywords_only: bool = False, by_position: bool = False) -> str | None:
+    """``f(<args>)`` with positional literal arguments, from argument text (``1, [2]`` or
+    ``a = 1, b = [2]``); keyword arguments must name every parameter (or, ``by_position``,
+    be as many as the parameters, taken in order).  None when that does not work."""
+    if not params or not args.strip():
+        return None
+    try:
+        node = ast.parse(f"{entry_point}({args.strip()})", mode="eval").body
+    except (SyntaxError, ValueError):
+        return None
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point):
+        return None
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        return None
+    if node.keywords:
+        if node.args:
+            return None
+        given = {k.arg: k.value for k in node.keywords}
+        if len(given) != len(node.keywords):
+            return None
+        if set(given) == set(params):
+            values = [given[p] for p in params]
+        elif by_position and len(given) == len(params):
+            values = [k.value for k in node.keywords]
+        else:
+            return None
+    elif keywords_only:
+        return None
+    else:
+        values = list(node.args)
+    if len(values) != len(params):
+        return None
+    return ast.unparse(ast.Call(func=node.func, args=values, keywords=[]))
+
+
+_INPUT_RE = re.compile(r"^\s*input\s*:\s*(.*)$", re.I)
+_OUTPUT_RE = re.compile(r"^\s*output\s*:\s*(.*)$", re.I)
+_RETURN_RE = re.compile(r"^\s*return\s*=?\s*(.*)$", re.I)
+_NAME_COLON_RE = re.compile(r"^([A-Za-z_]\w*)\s*:\s*")
+
+
+def _value_at(lines: list[str], k: int, first: str) -> str:
+    """``first`` and, while its brackets are open, the lines from ``k`` on."""
+    value = first.strip()
+    while not _literal(value)[0] and k < len(lines) and _unbalanced(value) and len(value) < 5000:
+        value += "\n" + lines[k].strip()
+        k += 1
+    return value
+
+
+def _input_output_examples(lines: list[str], entry_point: str,
+                           params: tuple[str, ...]) -> list[tuple[int, TestCase]]:
+    """``Input: ... / Output: ...`` and ``name = value ... return y``, as (line index, test)."""
+    cases: list[tuple[int, TestCase]] = []
+    for i, line in enumerate(lines):
+        m = _INPUT_RE.match(line)
+        if m:
+            args, j = m.group(1).strip(), i + 1
+            if not args:  # `Input:` then `name : value` (or `name = value`) lines
+                parts = []
+                while j < len(lines) and lines[j].strip() and not _OUTPUT_RE.match(lines[j]) and j - i <= 8:
+                    parts.append(_NAME_COLON_RE.sub(r"\1 = ", lines[j].strip()))
+                    j += 1
+                args = ", ".join(parts)
+            else:
+                while _unbalanced(args) and j < len(lines) and j - i <= 12:
+                    args += "\n" + lines[j].strip()
+                    j += 1
+            call = _call_from_args(entry_point, params, args, by_position=True)
+            om = _OUTPUT_RE.match(lines[j]) if call and j < len(lines) else None
+            if om:
+                tc = _example_case(call, _value_at(lines, j + 1, om.group(1)), entry_point)
+                if tc is not None:
+                    cases.append((i, tc))
+            continue
+        call = _call_from_args(entry_point, params, line, keywords_only=True)
+        if call is None:
+            continue
+        # `arr = [...]` then, later in the same paragraph, `return [...]`
+        for k in range(i + 1, min(len(lines), i + 7)):
+            if not lines[k].strip() or _call_from_args(entry_point, params, lines[k], keywords_only=True):
+                break
+            rm = _RETURN_RE.match(lines[k])
+            if rm:
+                tc = _example_case(call, _value_at(lines, k + 1, rm.group(1)), entry_point)
+                if tc is not None:
+                    cases.append((i, tc))
+                break
+    return cases
+
+
+_FOR_RE = re.compile(r"^\s*for\s+(.+?),?\s+the\s+(?:output|result)\s+should\s+be\s*:?\s*(.+?)\s*$", re.I)
+
+
+def _top_level_commas(text: str) -> list[int]:
+    """Positions of the commas of ``text`` outside brackets and quotes."""
+    out, depth, quote, i = [], 0, "", 0
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(i)
         i += 1
-    seen: set[str] = set()
-    uniq = []
-    for tc in cases:
-        if tc.source not in seen:
-            seen.add(tc.source)
-            uniq.append(tc)
-    return tuple(uniq)
+    return out
+
+
+def _for_output_examples(lines: list[str], entry_point: str,
+                         params: tuple[str, ...]) -> list[tuple[int, TestCase]]:
+    """``For x = v[, y = w][, prose] the output/result should be z``, as (line index, test)."""
+    cases: list[tuple[int, TestCase]] = []
+    for i, line in enumerate(lines):
+        m = _FOR_RE.match(line)
+        if not m:
+            continue
+        args = m.group(1)
+        # the longest prefix (at a top-level comma) that names every parameter: prose such as
+        # "N = 1000, the sum of digits will be 1" follows the arguments
+        for cut in [len(args), *reversed(_top_level_commas(args))]:
+            call = _call_from_args(entry_point, params, args[:cut], keywords_only=True)
+            if call is not None:
+                tc = _example_case(call, m.group(2), entry_point)
+                if tc is not None:
+                    cases.append((i, tc))
+                break
+    return cases
 
 
 def _prompt_imports(prompt: str) -> str:
@@ -766,6 +1022,20 @@ def _prompt_imports(prompt: str) -> str:
         return ""
     lines = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     return "\n".join(lines) + "\n" if lines else ""
+
+
+# Docstring examples of HumanEval that contradict the task's own canonical solution (and its
+# check()): parsed correctly, but wrong in the dataset.  Found by scripts/check_visible_tests.py,
+# which runs every parsed example against the canonical solution in the sandbox; a wrong visible
+# test would steer the agents and stop them on wrong code, so these are not shown.
+HUMANEVAL_DOCSTRING_ERRATA: dict[str, frozenset[str]] = {
+    "HumanEval/47": frozenset({"assert median([-10, 4, 6, 1000, 10, 20]) == 15.0"}),
+    "HumanEval/116": frozenset({
+        "assert sort_array([1, 5, 2, 3, 4]) == [1, 2, 3, 4, 5]",
+        "assert sort_array([-2, -3, -4, -5, -6]) == [-6, -5, -4, -3, -2]",
+    }),
+    "HumanEval/148": frozenset({"assert bf('Earth', 'Mercury') == 'Venus'"}),
+}
 
 
 def humaneval_problem_from_row(
@@ -789,7 +1059,8 @@ def humaneval_problem_from_row(
         raise MalformedRowError(f"bad entry_point {entry!r}")
     if not _entry_docstring(prompt, entry) and f"def {entry}" not in prompt:
         raise MalformedRowError(f"prompt does not define {entry}")
-    visible = parse_docstring_examples(prompt, entry)
+    errata = HUMANEVAL_DOCSTRING_ERRATA.get(task_id, frozenset())
+    visible = tuple(t for t in parse_docstring_examples(prompt, entry) if t.source not in errata)
     dropped: list[SkippedRow] = []
     if et_tests is None:
         if "def check" not in test:

@@ -21,6 +21,23 @@ _MARKER = "\x00EGCFG_SIGNAL_SLOT\x00"
 
 SYSTEM = "You are an expert Python programmer. Answer with Python code only, in one code block."
 
+# Prompt variants (a grid dimension, AgentConfig.prompt): "default" asks for the function only;
+# "long-code" also asks for many short lines (one simple statement each, no comprehensions or
+# lambdas), so that line-by-line execution feedback has more lines to act on.
+PROMPT_VARIANTS = ("default", "long-code")
+LONG_CODE_INSTRUCTION = (
+    "Write it as many short, simple lines: one statement per line, plain for loops and if "
+    "statements, intermediate variables with clear names; no list, dict or set comprehensions, "
+    "no lambda functions, no generator expressions, no chained one-liners."
+)
+
+
+def check_variant(variant: str) -> str:
+    """``variant`` if it is one of :data:`PROMPT_VARIANTS`, else ValueError naming them."""
+    if variant not in PROMPT_VARIANTS:
+        raise ValueError(f"unknown prompt variant {variant!r}; known: {', '.join(PROMPT_VARIANTS)}")
+    return variant
+
 
 @dataclass(frozen=True)
 class PromptParts:
@@ -34,19 +51,23 @@ class PromptParts:
         return self.head + signal + self.tail + code
 
 
-def task_message(problem: Problem) -> str:
-    """The user message for one task: description, visible tests, function name."""
+def task_message(problem: Problem, variant: str = "default") -> str:
+    """The user message for one task: description, visible tests, function name (and, for the
+    "long-code" variant, the instruction to write many short lines)."""
+    check_variant(variant)
     if problem.kind == "stdio":
         parts = [problem.description.strip(), "",
                  "Write a complete Python program that reads from standard input and writes to standard output."]
         for i, t in enumerate(problem.visible_tests, 1):
             parts += [f"Example {i} input:", t.stdin.rstrip("\n"), f"Example {i} output:", t.expected_stdout.rstrip("\n")]
-        return "\n".join(parts)
-    lines = [problem.description.strip()]
-    if problem.visible_tests:
-        lines += ["Your code should pass these tests:", *(t.source.strip() for t in problem.visible_tests)]
-    lines.append(f"Write the function `{problem.function_name}`.")
-    return "\n".join(lines)
+    else:
+        parts = [problem.description.strip()]
+        if problem.visible_tests:
+            parts += ["Your code should pass these tests:", *(t.source.strip() for t in problem.visible_tests)]
+        parts.append(f"Write the function `{problem.function_name}`.")
+    if variant == "long-code":
+        parts.append(LONG_CODE_INSTRUCTION)
+    return "\n".join(parts)
 
 
 def _fewshot_messages(fewshot: Sequence[dict]) -> list[dict]:
@@ -68,14 +89,18 @@ def _called_name(assert_src: str) -> str:
     return m.group(1) if m else ""
 
 
-def build_prompt(problem: Problem, tokenizer, fewshot: Sequence[dict] | None = None) -> PromptParts:
-    """Render p_inst with the tokenizer's chat template and split it at the signal slot."""
+def build_prompt(problem: Problem, tokenizer, fewshot: Sequence[dict] | None = None,
+                 variant: str = "default") -> PromptParts:
+    """Render p_inst with the tokenizer's chat template and split it at the signal slot.
+
+    ``variant`` (:data:`PROMPT_VARIANTS`) changes only the task's own message (the few-shot
+    examples stay as they are), so each variant has its own prompt head."""
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the tokenizer has no chat template; EG-CFG needs an instruct model with one")
     messages = [{"role": "system", "content": SYSTEM}]
     if problem.kind == "function" and fewshot:
         messages += _fewshot_messages(fewshot)
-    messages.append({"role": "user", "content": task_message(problem) + _MARKER})
+    messages.append({"role": "user", "content": task_message(problem, variant) + _MARKER})
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     if text.count(_MARKER) != 1:
         raise ValueError("the chat template altered the task message; cannot place the signal slot")

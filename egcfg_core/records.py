@@ -68,7 +68,9 @@ class AgentConfig:
 
     gamma = 0 means no execution signal: with t = 0 the greedy baseline; with t > 0 a *sampler*
     (the ablation: whole functions sampled at temperature t, no guidance; ``replicate`` tells
-    samplers of the same t apart, i.e. gives each its own seed).
+    samplers of the same t apart, i.e. gives each its own seed).  ``prompt`` is the prompt
+    variant (egcfg_core.prompts.PROMPT_VARIANTS); a non-default one is part of the name (so of
+    the stored agent_name and the per-line seeds), the default one leaves names as they were.
     """
 
     t: float = 0.7
@@ -76,6 +78,7 @@ class AgentConfig:
     s: int = 3
     d: int = 2
     replicate: int = 0
+    prompt: str = "default"
 
     @property
     def is_baseline(self) -> bool:
@@ -88,10 +91,12 @@ class AgentConfig:
     @property
     def name(self) -> str:
         if self.is_baseline:
-            return "greedy"
-        if self.is_sampler:
-            return f"sample_t{self.t:g}_r{self.replicate}"
-        return f"t{self.t:g}_g{self.gamma:g}_s{self.s}_d{self.d}"
+            base = "greedy"
+        elif self.is_sampler:
+            base = f"sample_t{self.t:g}_r{self.replicate}"
+        else:
+            base = f"t{self.t:g}_g{self.gamma:g}_s{self.s}_d{self.d}"
+        return base if self.prompt == "default" else f"{base}_{self.prompt}"
 
 
 @dataclass

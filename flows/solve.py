@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from egcfg_core.agents import final_index, settle
+from egcfg_core.agents import PromptHeads, final_index, settle
 from egcfg_core.config import SweepConfig
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.records import EvaluationRecord, Problem, SolveRecord
@@ -40,16 +40,16 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
     lm, _, _ = get_engine(config)
     pool = get_pool()
     grid = config.grid()
-    head = build_prompt_task(problem, lm, fewshot)
+    heads = PromptHeads(lambda variant: build_prompt_task(problem, lm, fewshot, variant))
     if config.agent_workers <= 1:
         attempts = []
         for i, agent in enumerate(grid):
-            attempts.append(run_agent_task(problem, lm, head, agent, i, config.decode, pool=pool,
-                                           line_tasks=config.line_tasks))
+            attempts.append(run_agent_task(problem, lm, heads(agent.prompt), agent, i, config.decode,
+                                           pool=pool, line_tasks=config.line_tasks))
             if attempts[-1].passed_visible:
                 break
     else:
-        attempts = _concurrent(problem, lm, head, grid, config, pool)
+        attempts = _concurrent(problem, lm, heads, grid, config, pool)
     if SHUTDOWN.is_set():  # the sweep was interrupted: it commits nothing more, skip the scoring
         raise RuntimeError(f"{problem.task_id}: interrupted")
     winner, final = final_index(attempts)
@@ -60,7 +60,7 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
     return solve, evaluation
 
 
-def _concurrent(problem, lm, head, grid, config, pool):
+def _concurrent(problem, lm, heads, grid, config, pool):
     """Agents in a thread task runner; a passing agent cancels those after it in grid order, so
     the winner (the lowest passing index) is the one the sequential run would pick."""
     cancels = [threading.Event() for _ in grid]
@@ -68,7 +68,7 @@ def _concurrent(problem, lm, head, grid, config, pool):
     done = {}
     with runner, stop_all_on_interrupt():
         futures = {runner.submit(run_agent_task, parameters=dict(
-            problem=problem, lm=lm, head=head, agent=agent, agent_index=i, settings=config.decode,
+            problem=problem, lm=lm, head=heads(agent.prompt), agent=agent, agent_index=i, settings=config.decode,
             pool=pool, cancel=cancels[i], line_tasks=config.line_tasks)): i for i, agent in enumerate(grid)}
         for fut in as_completed(list(futures)):
             i = futures[fut]

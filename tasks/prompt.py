@@ -6,6 +6,7 @@ from egcfg_core.prompts import build_prompt
 
 
 @task(name="build-prompt", cache_policy=NO_CACHE)
-def build_prompt_task(problem, lm, fewshot) -> Head:
-    """p_inst for one problem and the KV cache of the prompt head every agent shares."""
-    return Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+def build_prompt_task(problem, lm, fewshot, variant: str = "default") -> Head:
+    """p_inst for one problem (one prompt variant) and the KV cache of the prompt head that the
+    agents of that variant share."""
+    return Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, variant))

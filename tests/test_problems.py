@@ -153,8 +153,10 @@ def test_humaneval_164_from_the_package(no_env_data_dir):
             assert not re.search(r"(?<![\w.])(check|candidate)\(", t.source)
             assert t.source.startswith("assert ") and _parses(t.source)
             assert p.function_name + "(" in t.call
-    with_visible = sum(1 for p in r.problems if p.visible_tests)
-    assert with_visible >= 130  # measured: 139 of 164
+    with_visible = [p.task_id for p in r.problems if not p.visible_tests]
+    # measured: 157 of 164 (139 before the Input/Output, "For x = ... the output should be" and
+    # other forms); these seven have no example or only untrustworthy / wrong ones
+    assert with_visible == [f"HumanEval/{n}" for n in (38, 41, 50, 83, 116, 130, 160)]
 
 
 @pytest.mark.parametrize(
@@ -186,12 +188,84 @@ def test_humaneval_docstring_forms(task, expected_sources, no_env_data_dir):
         assert s in sources
 
 
-@pytest.mark.parametrize("task", [67, 130, 38])
+@pytest.mark.parametrize(
+    "task, expected_sources",
+    [
+        # `f("5 apples...", 19) -> 19 - 5 - 6 = 8`: worked arithmetic, the final value
+        (67, ["assert fruit_distribution('5 apples and 6 oranges', 19) == 8"]),
+        # Input: / Output: with a bare argument
+        (68, ["assert pluck([4, 2, 3]) == [2, 1]", "assert pluck([]) == []"]),
+        # Input: with `name = value` keywords, put in the parameters' order
+        (120, ["assert maximum([-3, -4, 5], 3) == [-4, -3, 5]"]),
+        # docstring after `import math`; `Input:` then `name : value` lines under other names
+        (115, ["assert max_fill([[0, 0, 0], [0, 0, 0]], 5) == 0"]),
+        # `For s = ..., c = ... the result should be ...`
+        (112, ["assert reverse_delete('abcdef', 'b') == ('acdef', False)"]),
+        # `For N = 1000, the sum of digits will be 1 the output should be "1".`: prose cut off
+        (84, ["assert solve(1000) == '1'"]),
+        # unquoted string arguments
+        (80, ["assert is_happy('abcd') == True"]),
+        # a mistyped function name (grade_equation, list_sort) in every example
+        (81, ["assert numerical_letter_grade([4.0, 3, 1.7, 2, 3.5]) == ['A+', 'B', 'C-', 'C', 'A-']"]),
+        (149, ["assert sorted_list_sum(['aa', 'a', 'aaa']) == ['aa']"]),
+        # `arr = [...]` ... `return [...]`
+        (105, ["assert by_length([]) == []", "assert by_length([1, -1, 55]) == ['One']"]),
+    ],
+)
+def test_humaneval_docstring_forms_beyond_calls(task, expected_sources, no_env_data_dir):
+    (p,) = load_problems("humaneval", task_ids=[task]).problems
+    sources = [t.source for t in p.visible_tests]
+    for s in expected_sources:
+        assert s in sources
+
+
+@pytest.mark.parametrize("task", [130, 38, 160, 116])
 def test_humaneval_untrustworthy_or_absent_examples_give_nothing(task, no_env_data_dir):
-    # 67: `f("5 apples...", 19) -> 19 - 5 - 6 = 8` is arithmetic prose; 130: `tri(1) = 3` defines
-    # the sequence (the function returns a list); 38: no examples at all
+    # 130: `tri(1) = 3` defines the sequence (the function returns a list); 38: no examples at
+    # all; 160: `operator['+', ...]` / `array = [...]` do not name the parameters; 116: all three
+    # examples contradict the canonical solution (HUMANEVAL_DOCSTRING_ERRATA)
     (p,) = load_problems("humaneval", task_ids=[task]).problems
     assert p.visible_tests == ()
+
+
+def test_humaneval_errata_drop_only_the_wrong_examples(no_env_data_dir):
+    (p,) = load_problems("humaneval", task_ids=[47]).problems
+    sources = [t.source for t in p.visible_tests]
+    assert "assert median([3, 1, 2, 4, 5]) == 3" in sources
+    assert all("15.0" not in s for s in sources)
+
+
+def _docstring_fixtures() -> list[dict]:
+    with open(FIX / "docstring_examples.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+@pytest.mark.parametrize("row", _docstring_fixtures(), ids=lambda r: r["style"])
+def test_docstring_example_styles(row):
+    got = [t.source for t in parse_docstring_examples(row["prompt"], row["entry_point"])]
+    assert got == row["expected"]
+    for t in parse_docstring_examples(row["prompt"], row["entry_point"]):
+        assert t.call.startswith(row["entry_point"] + "(") and _parses(t.source)
+
+
+@pytest.mark.slow
+def test_every_parsed_humaneval_example_agrees_with_the_canonical_solution(no_env_data_dir):
+    """Runs each task's prompt + canonical solution against its parsed visible tests in the
+    sandbox (scripts/check_visible_tests.py): a wrong visible test would stop agents on wrong code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_visible_tests", REPO / "scripts" / "check_visible_tests.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclass looks its module up there
+    spec.loader.exec_module(mod)
+    rows = mod.canonical_rows()
+    problems = [humaneval_problem_from_row(row)[0] for row in rows.values()]
+    from egcfg_core.sandbox import SandboxPool
+
+    with SandboxPool(2) as pool:
+        bad = mod.disagreements(problems, rows, pool)
+    assert [(d.task_id, d.test.source) for d in bad] == []
+    assert sum(len(p.visible_tests) for p in problems) > 400
 
 
 @needs_real
