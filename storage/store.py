@@ -656,9 +656,12 @@ class Store:
         skips them.  Only problems this store has not finished are copied, every table of the
         export (no per-line detail: the export has none), in ONE transaction.  The run must exist
         here (``ensure_run``) with the export's config (RunConfigMismatch otherwise).  Returns
-        the number of problems copied; an export without the run copies nothing."""
+        the number of problems copied; an export without the run, or no folder at all yet (the
+        first session of a run), copies nothing."""
         from storage.export import open_parquet
 
+        if not Path(export_dir).exists():
+            return 0
         src = open_parquet(export_dir)
         try:
             row = first(src.execute("SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
