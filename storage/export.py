@@ -114,7 +114,8 @@ def export_results(
     Only done problems are written (a failure is retried, not a result).  What ``out_dir``
     already holds for a run is merged, not replaced: a problem the store has done replaces its
     exported rows, every other exported problem is kept (so exports of one run from several
-    machines or sessions add up), and the run's first ``created_at`` is kept.  Each run's files
+    machines or sessions add up), and the runs row is the one first made (its code version and
+    creation time), with the latest ``updated_at``.  Each run's files
     are written to a temporary folder and moved in.  Returns {run_id: {table: rows}} written.
     """
     out = Path(out_dir)
@@ -147,9 +148,11 @@ def export_results(
                        f"hive_partitioning = false, union_by_name = true)") if old_files else None
                 if old and new:
                     key = _RESULT_KEYS.get(table, ("task_id",))
-                    if not key:  # the runs row: the store's, but the run began when it first began
-                        sql = (f"SELECT * REPLACE (least(n.created_at, (SELECT min(created_at) FROM ({old}))) "
-                               f"AS created_at) FROM ({new}) n")
+                    if not key:  # the runs row: as the run was first made (as Store.ensure_run
+                        # keeps it on resume), last updated when either copy was
+                        both = f"(({old}) UNION ALL BY NAME ({new}))"
+                        sql = (f"SELECT * REPLACE ((SELECT max(updated_at) FROM {both}) AS updated_at) "
+                               f"FROM (SELECT * FROM {both} ORDER BY created_at LIMIT 1)")
                     else:
                         cols = ", ".join(key)
                         sql = (f"SELECT * FROM ({old}) WHERE ({cols}) NOT IN (SELECT ({cols}) FROM ({new})) "
@@ -162,8 +165,11 @@ def export_results(
                 counts[table] = n
                 if n:
                     (tmp / table).mkdir()
+                    new_file = tmp / table / "data_0.parquet"
                     con.execute(f"COPY (SELECT * FROM ({sql}) ORDER BY {_RESULT_ORDER[table]}) TO "
-                                f"{_sql_str(tmp / table / 'data_0.parquet')} (FORMAT PARQUET, COMPRESSION ZSTD)")
+                                f"{_sql_str(new_file)} (FORMAT PARQUET, COMPRESSION ZSTD)")
+                    if old and _same_rows(con, old, new_file):
+                        shutil.rmtree(tmp / table)  # unchanged: keep the committed file as it is
             for table in RESULT_TABLES:
                 part = out / table / f"run_id={rid}"
                 if (tmp / table).exists():
@@ -177,6 +183,15 @@ def export_results(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return written
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, old_sql: str, new_file: Path) -> bool:
+    """Whether a freshly written file holds exactly the rows of ``old_sql`` (a re-export that
+    changed nothing leaves the committed file byte for byte as it was)."""
+    new_sql = f"SELECT * FROM read_parquet({_sql_str(new_file)})"
+    (n,) = first(con.execute(f"SELECT count(*) FROM (({old_sql}) EXCEPT ALL ({new_sql}) "
+                             f"UNION ALL (({new_sql}) EXCEPT ALL ({old_sql})))"))
+    return n == 0
 
 
 def _has_relation(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
