@@ -452,6 +452,15 @@ PROTOCOL = """
 """
 
 
+def _paper_text(c: dict, keys: list[str]) -> str:
+    """Each run's paper-protocol figure per suite, over the problems all of whose attempts were
+    scored (``egcfg evaluate RUN SUITE --all-attempts``)."""
+    def one(label, key):
+        k, n = c["paper"][label][key]
+        return f"{label} {k}/{n}" if n else f"{label} not scored yet"
+    return "; ".join(f"on {key} " + ", ".join(one(label, key) for label in c["labels"]) for key in keys)
+
+
 def reading(results: list[dict]) -> str:
     """The honest reading, with every number pulled from the committed data."""
     lines = ["\n## Reading these numbers honestly\n"]
@@ -481,10 +490,7 @@ def reading(results: list[dict]) -> str:
                              f"{100 / c['n']:.1f} points).")
             lines += _discord_lines(c, keys)
         last = res["comps"][-1]
-        paper = _rates_text(last, keys, "paper")
-        lines.append(f"  - The {PAPER_PROTOCOL}, on the {last['n']} problems above, "
-                     f"{' vs '.join(last['labels'])}: "
-                     + (f"{paper}." if paper else "not scored yet (`egcfg evaluate RUN SUITE --all-attempts`)."))
+        lines.append(f"  - The {PAPER_PROTOCOL}, on the {last['n']} problems above: {_paper_text(last, keys)}.")
         if res["greedy_same"]:
             same, n = res["greedy_same"]
             lines.append(f"  - Determinism check: the greedy attempt wrote the same code in all "
