@@ -165,7 +165,7 @@ def sweep_cmd(
         try:
             with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, KeyboardInterrupt), \
                     _ctrl_c_stops_attempts():
-                result = sweep_flow(config=cfg, db=str(db), resume_from=str(resume_from) if resume_from else None)
+                result = sweep_flow(config=cfg, db=str(db), **({"resume_from": str(resume_from)} if resume_from else {}))
         except ModelUnavailableError as e:
             hint = "" if "--model" in str(e) else (
                 f"\n--model takes a saved transformers model folder, a hub id 'org/name', or 'default' "

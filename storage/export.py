@@ -214,7 +214,9 @@ def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
     Tables that the export lacks (no rows) are present and empty.
     """
     root = Path(export_dir)
-    if not (root / "runs").is_dir():
+    runs = root / "runs"
+    if not runs.is_dir() or any(not (p.name.startswith("run_id=") and p.is_dir()) and p.suffix != ".parquet"
+                                for p in runs.iterdir()):
         raise StoreError(f"{root} is not an egcfg Parquet export (it needs a folder per table, "
                          f"runs/ at least); create one with `egcfg export` or `egcfg results export`")
     con = duckdb.connect()
