@@ -10,6 +10,7 @@ from .evaluate import evaluate_cmd
 from .ingest import ingest_cmd
 from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
 from .report import report_cmd
+from .results import app as results_app
 from .solve import solve_cmd
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -32,6 +33,7 @@ app.command("export")(export_cmd)
 app.command("report")(report_cmd)
 app.command("ingest")(ingest_cmd)
 app.command("evaluate")(evaluate_cmd)
+app.add_typer(results_app, name="results")
 
 if __name__ == "__main__":
     app()

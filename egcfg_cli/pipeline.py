@@ -113,6 +113,9 @@ def sweep_cmd(
     line_tasks: bool = typer.Option(None, "--line-tasks/--no-line-tasks",
                                     help="each line's exploration and execution as Prefect tasks"),
     seed: int = typer.Option(None, help="override decode.seed"),
+    resume_from: Path = typer.Option(None, help="a results export (e.g. results/EXP, see `egcfg results "
+                                     "export`): its done problems of this run are copied into --db first "
+                                     "and not solved again"),
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
     from egcfg_core.config import ConfigError, load_config
@@ -145,7 +148,8 @@ def sweep_cmd(
 
         def on(event, info):
             if event == "start":
-                console.print(f"run [bold]{info['run_id']}[/]: {info['total']} problems, {info['done']} already done")
+                seeded = f" ({info['seeded']} of them from {resume_from})" if info.get("seeded") else ""
+                console.print(f"run [bold]{info['run_id']}[/]: {info['total']} problems, {info['done']} already done{seeded}")
                 job["id"] = bar.add_task(cfg.benchmark, total=info["total"], completed=info["done"], rate="")
             elif event in ("done", "failed"):
                 state["n"] += 1
@@ -166,7 +170,7 @@ def sweep_cmd(
             with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, EngineError,
                                 KeyboardInterrupt), \
                     _ctrl_c_stops_attempts():
-                result = sweep_flow(config=cfg, db=str(db))
+                result = sweep_flow(config=cfg, db=str(db), **({"resume_from": str(resume_from)} if resume_from else {}))
         except ModelUnavailableError as e:
             hint = "" if "--model" in str(e) else (
                 f"\n--model takes a saved transformers model folder, a hub id 'org/name', or 'default' "

@@ -76,9 +76,46 @@ def _run_info(store: Store, run_id: str) -> tuple[str, dict]:
     return str(config.get("benchmark", "?")), config
 
 
+def _score_attempts(store: Store, run_id: str, suite: str, problems: dict[str, Problem],
+                    timeout: float, pool, workers: int) -> dict:
+    """The paper-protocol scoring: EVERY stored attempt's code of the done problems on the
+    suite's hidden tests (resumable per attempt; one transaction per problem).  Never chooses."""
+    by_task: dict[str, list[tuple[int, str]]] = {}
+    for task_id, agent, code in store.attempt_codes(run_id):
+        if task_id in problems:
+            by_task.setdefault(task_id, []).append((agent, code))
+    done = store.attempt_suite_done(run_id, suite)
+    todo = {t: [(a, c) for a, c in items if (t, a) not in done] for t, items in by_task.items()}
+    todo = {t: items for t, items in todo.items() if items}
+    progress.emit("suite_start", run_id=run_id, suite=suite, total=len(by_task),
+                  done=len(by_task) - len(todo), todo=len(todo), skipped=0)
+    scored = 0
+    runner = ThreadPoolTaskRunner(max_workers=workers) if workers > 1 else None
+    for task_id in sorted(todo):
+        t0 = time.perf_counter()
+        p, items = problems[task_id], todo[task_id]
+        if runner is None:
+            evs = [(a, _score(p, c, timeout, pool)) for a, c in items]
+        else:
+            with runner:
+                futs = [(a, runner.submit(evaluate_task, parameters=dict(
+                    problem=p, solution=c, timeout_s=timeout, pool=pool))) for a, c in items if c.strip()]
+                evs = [(a, f.result()) for a, f in futs]
+            evs += [(a, _score(p, c, timeout, pool)) for a, c in items if not c.strip()]
+        store.write_attempt_evaluations(run_id, suite, task_id, evs)
+        scored += len(evs)
+        progress.emit("suite_done", task_id=task_id, passed=any(ev.passed for _, ev in evs),
+                      tests=len(p.hidden_tests), wall_s=time.perf_counter() - t0)
+    (tasks, any_passed) = store.query(
+        "SELECT count(*) AS n, count(*) FILTER (ok) AS k FROM (SELECT task_id, bool_or(passed) AS ok "
+        "FROM attempt_evaluations WHERE run_id = ? AND suite = ? GROUP BY task_id)", [run_id, suite]
+    ).to_pylist()[0].values()
+    return {"attempts_scored": scored, "tasks_scored": tasks, "tasks_any_passed": any_passed}
+
+
 @flow(name="egcfg-evaluate-suite", validate_parameters=False)
 def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None, *,
-                  timeout_s: float | None = None, workers: int = 1) -> dict:
+                  timeout_s: float | None = None, workers: int = 1, attempts: bool = False) -> dict:
     """Score run ``run_id``'s stored final solutions on ``suite``'s hidden tests (resumable).
 
     ``suite``: a benchmark name ('mbpp-et', 'humaneval-et', ...).  ``data_dir``: where the
@@ -91,6 +128,12 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
     (``total_evaluated``, ``total_passed``).
     Raises UnknownSuiteError / SuiteMismatchError (ValueError), StoreError for an unknown run,
     DataUnavailableError when the suite's data is missing.
+
+    ``attempts=True`` scores every stored attempt instead of the final solutions (the
+    paper-protocol figure: a task counts when ANY attempt passes); ``suite`` may then be the
+    run's own benchmark.  It returns ``attempts_scored`` (now), ``tasks_scored`` and
+    ``tasks_any_passed`` (over every call so far) besides ``run_id``, ``suite``, ``skipped``
+    and ``skipped_task_ids``.
     """
     family = suite_family(suite)
     suite = suite.strip().lower()
@@ -114,6 +157,11 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
             raise SuiteMismatchError(f"suite {suite!r} does not hold the tasks of run {run_id!r}: {e}") from e
         problems = {p.task_id: p for p in loaded.problems}
         skipped = sorted(set(solutions) - set(problems))
+        if attempts:
+            res = _score_attempts(store, run_id, suite, problems, timeout, get_pool(), workers)
+            progress.emit("suite_end", run_id=run_id, suite=suite)
+            return {**res, "run_id": run_id, "suite": suite, "skipped": len(skipped),
+                    "skipped_task_ids": skipped}
         done = store.suite_done_task_ids(run_id, suite)
         todo = [p for p in loaded.problems if p.task_id not in done]
         already = len(problems) - len(todo)

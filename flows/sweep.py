@@ -81,8 +81,10 @@ def load_selection(config: SweepConfig):
 
 @flow(name="egcfg-sweep", validate_parameters=False)
 def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
-               overrides: dict | None = None) -> dict:
-    """Run (or resume) a sweep; returns the run's status counts."""
+               overrides: dict | None = None, resume_from: str | None = None) -> dict:
+    """Run (or resume) a sweep; returns the run's status counts.  ``resume_from``: a results
+    export (e.g. the committed ``results/EXP``) whose done problems of this run are copied into
+    the store first, so they are not solved again (a run carried on on a new machine)."""
     t_start = time.perf_counter()
     SHUTDOWN.clear()  # an earlier sweep of this process may have been interrupted
     config = config or load_config(config_path, overrides)
@@ -92,9 +94,11 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
     with Store(db) as store:
         store.ensure_run(run_id, config.semantic(), fingerprint, code_version())
         store.record_skipped(run_id, loaded.skipped)
+        seeded = store.seed_from_export(resume_from, run_id) if resume_from else 0
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
-        progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo))
+        progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
+                      seeded=seeded)
         def commit(problem, result, t0):
             """The single writer: one problem, atomically with its done-marker (or its failure)."""
             if SHUTDOWN.is_set():  # interrupted: whatever came back was cut short (or is an error

@@ -2,7 +2,11 @@
 
 - ``export_connection(con, out_dir, run_id=None)``: every table to
   ``out_dir/<table>/run_id=<id>/data_0.parquet`` (hive partitioning by run id).
-- ``open_parquet(dir)``: an in-memory DuckDB connection with one view per table over an export.
+- ``export_results(con, out_dir, run_id=None)``: the compact results export that is committed
+  under ``results/<experiment>/`` (RESULT_TABLES only, done problems only, merged with what the
+  folder already holds: re-exporting replaces a problem's rows, never drops another's).
+- ``open_parquet(dir)``: an in-memory DuckDB connection with one view per table over an export
+  (either kind; a store path that is a folder is read this way by ``open_for_query``).
 - ``open_shards(paths_or_glob)``: an in-memory DuckDB connection that ATTACHes every shard file
   read-only and unions each table across them.
 - ``open_for_query(path, parquet_dir=None)``: what ``egcfg query`` uses; falls back to the
@@ -89,6 +93,107 @@ def export_connection(
     return counts
 
 
+# What the committed results need: no per-line detail (lines, candidates, executions and
+# token_decisions stay in the stores, which are not committed).
+RESULT_TABLES = ("runs", "problems", "attempts", "solutions", "evaluations", "suite_evaluations",
+                 "attempt_evaluations", "skipped_rows")
+# Rows of one problem are keyed by (run_id, task_id); the others by these columns.
+_RESULT_KEYS = {"runs": (), "skipped_rows": ("benchmark", "row_id")}
+_RESULT_ORDER = {"runs": "created_at", "problems": "task_id", "attempts": "task_id, agent_index",
+                 "solutions": "task_id", "evaluations": "task_id, test_index",
+                 "suite_evaluations": "task_id, suite, test_index",
+                 "attempt_evaluations": "task_id, agent_index, suite", "skipped_rows": "benchmark, row_id"}
+
+
+def export_results(
+    con: duckdb.DuckDBPyConnection, out_dir: str | Path, run_id: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Write the compact results of ``con``'s runs (or of ``run_id``) to ``out_dir`` as
+    ``<table>/run_id=<id>/data_0.parquet`` (zstd), the layout ``open_parquet`` reads.
+
+    Only done problems are written (a failure is retried, not a result).  What ``out_dir``
+    already holds for a run is merged, not replaced: a problem the store has done replaces its
+    exported rows, every other exported problem is kept (so exports of one run from several
+    machines or sessions add up), and the runs row is the one first made (its code version and
+    creation time), with the latest ``updated_at``.  Each run's files
+    are written to a temporary folder and moved in.  Returns {run_id: {table: rows}} written.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create export folder {out}: {exc}") from exc
+    runs = [r[0] for r in con.execute(
+        "SELECT run_id FROM runs r WHERE (? IS NULL OR run_id = ?) AND EXISTS (SELECT 1 FROM problems p "
+        "WHERE p.run_id = r.run_id AND p.status = 'done') ORDER BY run_id", [run_id, run_id]).fetchall()]
+    written: dict[str, dict[str, int]] = {}
+    for rid in runs:
+        tmp = out / f".tmp-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir()
+            counts = {}
+            for table in RESULT_TABLES:
+                if table not in TABLES and not _has_relation(con, table):
+                    new = None  # an older store without this later-added table
+                elif table == "runs":
+                    new = f"SELECT * EXCLUDE (run_id) FROM runs WHERE run_id = {_sql_str(rid)}"
+                elif table == "skipped_rows":
+                    new = f"SELECT * EXCLUDE (run_id) FROM skipped_rows WHERE run_id = {_sql_str(rid)}"
+                else:
+                    new = (f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = {_sql_str(rid)} "
+                           f"AND task_id IN (SELECT task_id FROM problems WHERE run_id = {_sql_str(rid)} "
+                           f"AND status = 'done')")
+                old_files = sorted(glob.glob(str(out / table / f"run_id={rid}" / "*.parquet")))
+                old = (f"SELECT * FROM read_parquet([{', '.join(map(_sql_str, old_files))}], "
+                       f"hive_partitioning = false, union_by_name = true)") if old_files else None
+                if old and new:
+                    key = _RESULT_KEYS.get(table, ("task_id",))
+                    if not key:  # the runs row: as the run was first made (as Store.ensure_run
+                        # keeps it on resume), last updated when either copy was
+                        both = f"(({old}) UNION ALL BY NAME ({new}))"
+                        sql = (f"SELECT * REPLACE ((SELECT max(updated_at) FROM {both}) AS updated_at) "
+                               f"FROM (SELECT * FROM {both} ORDER BY created_at LIMIT 1)")
+                    else:
+                        cols = ", ".join(key)
+                        sql = (f"SELECT * FROM ({old}) WHERE ({cols}) NOT IN (SELECT ({cols}) FROM ({new})) "
+                               f"UNION ALL BY NAME {new}")
+                else:
+                    sql = old or new
+                if sql is None:
+                    continue
+                (n,) = first(con.execute(f"SELECT count(*) FROM ({sql})"))
+                counts[table] = n
+                if n:
+                    (tmp / table).mkdir()
+                    new_file = tmp / table / "data_0.parquet"
+                    con.execute(f"COPY (SELECT * FROM ({sql}) ORDER BY {_RESULT_ORDER[table]}) TO "
+                                f"{_sql_str(new_file)} (FORMAT PARQUET, COMPRESSION ZSTD)")
+                    if old and _same_rows(con, old, new_file):
+                        shutil.rmtree(tmp / table)  # unchanged: keep the committed file as it is
+            for table in RESULT_TABLES:
+                part = out / table / f"run_id={rid}"
+                if (tmp / table).exists():
+                    part.parent.mkdir(exist_ok=True)
+                    if part.exists():
+                        shutil.rmtree(part)
+                    os.replace(tmp / table, part)
+            written[rid] = counts
+        except (OSError, duckdb.Error) as exc:
+            raise StoreError(f"results export of run {rid} to {out} failed: {exc}") from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return written
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, old_sql: str, new_file: Path) -> bool:
+    """Whether a freshly written file holds exactly the rows of ``old_sql`` (a re-export that
+    changed nothing leaves the committed file byte for byte as it was)."""
+    new_sql = f"SELECT * FROM read_parquet({_sql_str(new_file)})"
+    (n,) = first(con.execute(f"SELECT count(*) FROM (({old_sql}) EXCEPT ALL ({new_sql}) "
+                             f"UNION ALL (({new_sql}) EXCEPT ALL ({old_sql})))"))
+    return n == 0
+
+
 def _has_relation(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
     """Whether a table or view ``name`` exists (in ``database``, default the current one)."""
     db = "current_database()" if database is None else _sql_str(database)
@@ -109,9 +214,11 @@ def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
     Tables that the export lacks (no rows) are present and empty.
     """
     root = Path(export_dir)
-    if not all((root / table).is_dir() for table in TABLES):
-        raise StoreError(f"{root} is not an egcfg Parquet export (it needs one folder per table); "
-                         f"create one with Store.export_parquet")
+    runs = root / "runs"
+    if not runs.is_dir() or any(not (p.name.startswith("run_id=") and p.is_dir()) and p.suffix != ".parquet"
+                                for p in runs.iterdir()):
+        raise StoreError(f"{root} is not an egcfg Parquet export (it needs a folder per table, "
+                         f"runs/ at least); create one with `egcfg export` or `egcfg results export`")
     con = duckdb.connect()
     _empty_tables(con)
     for table in ALL_TABLES:  # a later-added table missing from an older export stays empty
@@ -208,6 +315,8 @@ def open_for_query(
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no store at {path}")
+    if path.is_dir():  # a Parquet export (e.g. a committed results/<experiment> folder)
+        return open_parquet(path)
     try:
         return connect_read_only(path)
     except StoreLockedError:

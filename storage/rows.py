@@ -310,6 +310,48 @@ def suite_evaluations_table(
     })
 
 
+def attempt_evaluations_table(
+    run_id: str, suite: str, task_id: str, scored: Iterable[tuple[int, EvaluationRecord]], *, now: Any
+) -> pa.Table:
+    """One row per attempt of one problem: its code scored on ``suite``'s hidden tests.
+
+    ``scored``: (agent_index, evaluation of that attempt's code).  Refuses (RecordError) an
+    evaluation of another task, an agent index twice, and a ``passed`` flag that contradicts
+    the outcomes.  An evaluation without outcomes (no code to run) is a failure with 0 tests.
+    """
+    scored = list(scored)
+    idx = [i for i, _ in scored]
+    if len(set(idx)) != len(idx):
+        raise RecordError(f"{task_id} on suite {suite!r}: agent index twice in {sorted(idx)}")
+    cols: dict[str, list[Any]] = {k: [] for k in ("passed", "n_tests", "n_passed", "error", "duration_s")}
+    for i, ev in scored:
+        if ev.task_id != task_id:
+            raise RecordError(f"agent {i}: evaluation of {ev.task_id!r}, expected {task_id!r}")
+        ok = [t.status == "passed" for t in ev.tests]
+        if bool(ev.passed) != (bool(ok) and all(ok)):
+            raise RecordError(f"{task_id} agent {i} on suite {suite!r}: passed={ev.passed} but "
+                              f"{sum(ok)}/{len(ok)} tests passed")
+        bad = next((t for t in ev.tests if t.status != "passed"), None)
+        cols["passed"].append(bool(ev.passed))
+        cols["n_tests"].append(len(ok))
+        cols["n_passed"].append(sum(ok))
+        cols["error"].append("" if bad is None else f"{bad.status}: {bad.error}"[:500])
+        cols["duration_s"].append(float(sum(t.duration_s for t in ev.tests)))
+    n = len(scored)
+    return _table({
+        "run_id": (STR, [run_id] * n),
+        "task_id": (STR, [task_id] * n),
+        "agent_index": (I32, idx),
+        "suite": (STR, [suite] * n),
+        "passed": (BOOL, cols["passed"]),
+        "n_tests": (I32, cols["n_tests"]),
+        "n_passed": (I32, cols["n_passed"]),
+        "error": (STR, cols["error"]),
+        "duration_s": (F64, cols["duration_s"]),
+        "evaluated_at": (pa.timestamp("us"), [now] * n),
+    })
+
+
 def skipped_rows_table(run_id: str, rows: Iterable[SkippedRow]) -> pa.Table:
     rows = list(rows)
     return _table({

@@ -169,6 +169,27 @@ CREATE TABLE IF NOT EXISTS suite_evaluations (
     PRIMARY KEY (run_id, task_id, suite, test_index)
 );
 
+-- EVERY attempt's code (not only the final solution) scored on the hidden tests of a suite, after
+-- the run (`egcfg evaluate RUN SUITE --all-attempts`; SUITE may be the run's own benchmark).  For
+-- the paper-protocol figure only: a task counts when ANY attempt passes (how the reference
+-- counts), which is not pass@1.  These scores never choose anything.  One row per attempt and
+-- suite (a summary, not per test, to keep the committed results small).  Added after schema
+-- version 1 without a bump, like suite_evaluations; a problem's rows of one suite are written in
+-- one transaction (delete + insert).
+CREATE TABLE IF NOT EXISTS attempt_evaluations (
+    run_id        VARCHAR NOT NULL,
+    task_id       VARCHAR NOT NULL,
+    agent_index   INTEGER NOT NULL,
+    suite         VARCHAR NOT NULL,           -- a benchmark name, e.g. 'humaneval' or 'mbpp-et'
+    passed        BOOLEAN NOT NULL,           -- the attempt's code passed every test of the suite
+    n_tests       INTEGER NOT NULL,
+    n_passed      INTEGER NOT NULL,
+    error         VARCHAR NOT NULL,           -- '' or the first failing test's 'status: error'
+    duration_s    DOUBLE NOT NULL,
+    evaluated_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, task_id, agent_index, suite)
+);
+
 -- Dataset rows that could not become a Problem.
 CREATE TABLE IF NOT EXISTS skipped_rows (
     run_id     VARCHAR NOT NULL,

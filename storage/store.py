@@ -49,13 +49,13 @@ TABLES = (
 # Tables added after schema version 1 without a version bump (CREATE TABLE IF NOT EXISTS): a
 # store last opened for writing by older code, or an older export/shard, may lack them, and
 # readers treat a missing one as empty.  Exports, shards and Parquet views include them.
-EXTRA_TABLES = ("suite_evaluations",)
+EXTRA_TABLES = ("suite_evaluations", "attempt_evaluations")
 ALL_TABLES = TABLES + EXTRA_TABLES
 # Tables holding rows of one problem, keyed by (run_id, task_id, ...).  Redoing a problem
 # deletes its suite evaluations too: they scored a solution that is being replaced.
 PROBLEM_TABLES = (
     "attempts", "lines", "candidates", "executions", "token_decisions", "solutions",
-    "evaluations", "suite_evaluations", "problems",
+    "evaluations", "suite_evaluations", "attempt_evaluations", "problems",
 )
 # Reading while a sweep writes (see the module docstring).
 YIELD_POLL_S = 0.2  # how often a writer looks for read requests
@@ -625,6 +625,70 @@ class Store:
             self._insert(con, "suite_evaluations", data)
             self._touch_run(con, run_id, now)
 
+    def write_attempt_evaluations(
+        self, run_id: str, suite: str, task_id: str, scored: Iterable[tuple[int, EvaluationRecord]]
+    ) -> None:
+        """Store every given attempt of one done problem scored on ``suite``'s hidden tests (the
+        paper-protocol figure; never used to choose).  One transaction: this (run, task, suite)'s
+        earlier rows for those agents are replaced.  StoreError for a task that is not done or an
+        agent index the problem has no attempt for."""
+        if not isinstance(suite, str) or not _SUITE.match(suite):
+            raise ValueError(f"suite {suite!r} must be a lower-case benchmark name such as 'mbpp-et'")
+        now = _utcnow()
+        data = rows.attempt_evaluations_table(run_id, suite, task_id, scored, now=now)
+        agents = data.column("agent_index").to_pylist()
+        with self._transaction(f"{suite} attempt evaluations of {task_id} in run {run_id}") as con:
+            self._require_run(con, run_id)
+            have = {r[0] for r in con.execute(
+                "SELECT a.agent_index FROM attempts a JOIN problems p USING (run_id, task_id) "
+                "WHERE a.run_id = ? AND a.task_id = ? AND p.status = 'done'", [run_id, task_id]).fetchall()}
+            if missing := sorted(set(agents) - have):
+                raise StoreError(f"run {run_id!r} has no stored attempt {missing} of done problem "
+                                 f"{task_id!r} to score on {suite!r}")
+            con.execute("DELETE FROM attempt_evaluations WHERE run_id = ? AND task_id = ? AND suite = ? "
+                        "AND list_contains(?, agent_index)", [run_id, task_id, suite, agents])
+            self._insert(con, "attempt_evaluations", data)
+            self._touch_run(con, run_id, now)
+
+    def seed_from_export(self, export_dir: str | Path, run_id: str) -> int:
+        """Copy run ``run_id``'s done problems from a results export (``egcfg results export``,
+        e.g. a committed ``results/EXP``) into this store, so a sweep resumed on a new machine
+        skips them.  Only problems this store has not finished are copied, every table of the
+        export (no per-line detail: the export has none), in ONE transaction.  The run must exist
+        here (``ensure_run``) with the export's config (RunConfigMismatch otherwise).  Returns
+        the number of problems copied; an export without the run, or no folder at all yet (the
+        first session of a run), copies nothing."""
+        from storage.export import open_parquet
+
+        if not Path(export_dir).exists():
+            return 0
+        src = open_parquet(export_dir)
+        try:
+            row = first(src.execute("SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
+            if row is None:
+                return 0
+            with self._use():
+                self._require_run(self._con, run_id)
+                (mine,) = first(self._con.execute("SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
+            if canonical_json(json.loads(row[0])) != canonical_json(json.loads(mine)):
+                raise RunConfigMismatch(f"run {run_id!r} in {export_dir} has another config than in {self.path}")
+            done = self.done_task_ids(run_id)
+            tasks = [r[0] for r in src.execute(
+                "SELECT task_id FROM problems WHERE run_id = ? AND status = 'done' ORDER BY task_id",
+                [run_id]).fetchall() if r[0] not in done]
+            if not tasks:
+                return 0
+            data = {t: sql_to_arrow(src, f"SELECT * FROM {t} WHERE run_id = ? AND list_contains(?, task_id)",
+                                    [run_id, tasks]) for t in PROBLEM_TABLES}
+        finally:
+            src.close()
+        with self._transaction(f"{len(tasks)} problems of run {run_id} from {export_dir}") as con:
+            self._delete_problems(con, run_id, tasks)  # their failures, if any
+            for table, t in data.items():
+                self._insert(con, table, t)
+            self._touch_run(con, run_id, _utcnow())
+        return len(tasks)
+
     def record_failure(
         self,
         run_id: str,
@@ -703,6 +767,24 @@ class Store:
                 "SELECT DISTINCT task_id FROM suite_evaluations WHERE run_id = ? AND suite = ?",
                 [run_id, suite])
             return {r[0] for r in res.fetchall()}
+
+    def attempt_codes(self, run_id: str) -> list[tuple[str, int, str]]:
+        """(task_id, agent_index, code) of every attempt of every done problem of a run."""
+        with self._use():
+            self._require_run(self._con, run_id)
+            return [tuple(r) for r in self._con.execute(
+                "SELECT a.task_id, a.agent_index, a.code FROM attempts a JOIN problems p "
+                "USING (run_id, task_id) WHERE a.run_id = ? AND p.status = 'done' "
+                "ORDER BY a.task_id, a.agent_index", [run_id]).fetchall()]
+
+    def attempt_suite_done(self, run_id: str, suite: str) -> set[tuple[str, int]]:
+        """(task_id, agent_index) of this run's attempts already scored on ``suite`` (resume)."""
+        with self._use():
+            if not self._has_table("attempt_evaluations"):  # an old store opened read-only
+                return set()
+            return {(r[0], r[1]) for r in self._con.execute(
+                "SELECT task_id, agent_index FROM attempt_evaluations WHERE run_id = ? AND suite = ?",
+                [run_id, suite]).fetchall()}
 
     def suite_status(self, run_id: str) -> dict[str, tuple[int, int]]:
         """suite -> (problems evaluated, problems passed) for a run's suite evaluations."""

@@ -1,15 +1,22 @@
-"""scripts/make_results.py: RESULTS.md and the README's results table come from the stores (EG-CFG,
-greedy baseline and sampling ablation told apart by config), and a missing store is said, not hidden."""
+"""scripts/make_results.py: RESULTS.md and the README's results block come from the committed
+results data (results/<experiment>/), byte for byte; the runs are told apart by config; the dev
+and held-out splits, the paper-protocol figure and the paired statistics are computed, and an
+experiment without data is said, not hidden."""
 from __future__ import annotations
 
 import importlib.util
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from egcfg_core.records import EvaluationRecord, TestOutcome as Outcome
 from storage import Store
-from tests.test_report import CONFIG, RUN_A, RUN_S, fill_a, fill_sampler, solve_p1, solve_p2, solve_p3, ev
+from storage.export import export_results
+from tests.test_report import CONFIG, RUN_A, RUN_S, ev, fill_a, fill_sampler, solve_p1, solve_p2, solve_p3
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_G = "gggg4444eeee"
@@ -22,9 +29,33 @@ def load_script():
     return mod
 
 
+def test_committed_results_md_regenerates_byte_for_byte(tmp_path, monkeypatch):
+    """What a fresh clone does: only results/, the history file and README.md are needed."""
+    mod = load_script()
+    assert (ROOT / "results").is_dir(), "no committed results data"
+    shutil.copytree(ROOT / "results", tmp_path / "results")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / mod.HISTORY, tmp_path / mod.HISTORY)
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(mod, "ROOT", tmp_path)
+    mod.main()
+    assert (tmp_path / "docs" / "RESULTS.md").read_text() == (ROOT / "docs" / "RESULTS.md").read_text(), (
+        "docs/RESULTS.md is not what scripts/make_results.py makes from results/: rerun it and commit")
+    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text(), (
+        "the README's results block is stale: rerun scripts/make_results.py and commit")
+    shown = set(re.findall(r"\]\((results-[^)]+\.png)\)", (ROOT / "docs" / "RESULTS.md").read_text()))
+    assert shown == {p.name for p in (tmp_path / "docs").glob("*.png")}
+    assert all((ROOT / "docs" / name).is_file() for name in shown)  # the figures it shows are committed
+    # the lost earlier figures are there only as the labelled hand-written history
+    text = (ROOT / "docs" / "RESULTS.md").read_text()
+    assert "Earlier results, data lost" in text and text.index("## Reading these numbers honestly") < text.index(
+        "Earlier results, data lost")
+
+
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
-    """A project root with the README markers, an EG-CFG store, a baseline store and an ablation store."""
+    """A project root with the README markers and results/toy exported from an EG-CFG store, a
+    baseline store and an ablation store (with every attempt of two runs scored)."""
     mod = load_script()
     (tmp_path / "docs").mkdir()
     (tmp_path / "README.md").write_text(f"# x\n\nbefore\n{mod.README_START}\nstale\n{mod.README_END}\nafter\n")
@@ -43,48 +74,106 @@ def tree(tmp_path, monkeypatch):
             s.write_problem(RUN_G, greedy_only, ev(rec.problem.task_id, ok), wall_s=1.0)
     with Store(runs / "abl.duckdb") as s:
         fill_sampler(s)  # Mbpp/1 and Mbpp/2 only; its Mbpp/2 final fails the hidden tests
+
+    def score(db, run, passed):  # every attempt on the hidden tests (paper protocol)
+        with Store(db) as s:
+            for tid, agents in passed.items():
+                s.write_attempt_evaluations(run, "mbpp", tid, [(i, EvaluationRecord(
+                    tid, "mbpp", ok, [Outcome(0, "passed" if ok else "failed", "", 0.01)])) for i, ok in enumerate(agents)])
+    # Mbpp/3: no final solution passes, but EG-CFG's γ=1 attempt would have: counted only by the paper protocol
+    score(runs / "eg.duckdb", RUN_A, {"Mbpp/1": [True], "Mbpp/2": [False, False, True], "Mbpp/3": [False, True, False]})
+    score(runs / "abl.duckdb", RUN_S, {"Mbpp/1": [True], "Mbpp/2": [False, True]})
+    for name in ("eg", "base", "abl"):
+        with Store(runs / f"{name}.duckdb", read_only=True) as s, s._use() as con:
+            export_results(con, tmp_path / "results" / "toy")
+    shutil.rmtree(runs)  # the stores are not needed any more
     monkeypatch.setattr(mod, "ROOT", tmp_path)
     monkeypatch.setattr(mod, "EXPERIMENTS", [
         {"key": "toy", "short": "toy MBPP", "title": "A toy experiment", "how": ["egcfg sweep ..."],
-         "db": ["runs/eg.duckdb", "runs/base.duckdb"], "optional": ["runs/abl.duckdb"]},
-        {"key": "gone", "short": "gone", "title": "Not run", "how": ["egcfg sweep -c gone"],
-         "db": ["runs/missing.duckdb"]},
+         "splits": [("dev", "Mbpp/", 1, 1), ("held-out", "Mbpp/", 2, 3)]},
+        {"key": "gone", "short": "gone", "title": "Not run", "how": ["egcfg sweep -c gone"]},
     ])
     return mod, tmp_path
 
 
-def test_results_and_readme_table_from_the_stores(tree):
+def test_results_and_readme_table_from_the_committed_data(tree):
     mod, root = tree
     mod.main()
     readme = (root / "README.md").read_text()
     assert readme.startswith("# x\n\nbefore\n") and readme.endswith("after\n") and "stale" not in readme
     rows = [r for r in readme.splitlines() if r.startswith("| toy MBPP")]
-    # EG-CFG and greedy on all 3 problems; then all three runs on the 2 the ablation finished
+    # all problems: EG-CFG and greedy on all 3, then all three runs on the 2 the ablation finished;
+    # then the dev split (Mbpp/1) and the held-out split (Mbpp/2-3)
     assert rows == [
-        "| toy MBPP | mbpp | 3 | 1/3 = 33.3% | (rows below) | **2/3 = 66.7%** |",
-        "| toy MBPP | mbpp | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** |",
+        "| toy MBPP | mbpp | 3 | 1/3 = 33.3% | (rows below) | **2/3 = 66.7%** | - | 3/3 = 100.0% |",
+        "| toy MBPP | mbpp | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] | 2/2 = 100.0% |",
+        "| toy MBPP, dev Mbpp/1-1 | mbpp | 1 | 1/1 = 100.0% | 1/1 = 100.0% | **1/1 = 100.0%** | +0.0 [+0.0, +0.0] | 1/1 = 100.0% |",
+        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 2 | 0/2 = 0.0% | (rows below) | **1/2 = 50.0%** | - | 2/2 = 100.0% |",
+        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 1 | 0/1 = 0.0% | 0/1 = 0.0% | **1/1 = 100.0%** | +100.0 [+100.0, +100.0] | 1/1 = 100.0% |",
     ]
-    assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | **83.2%** |" in readme
+    # the paper's EG-CFG figure counts any of its attempts: it sits in the paper-protocol column
+    assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | - | - | **83.2%** |" in readme
     results = (root / "docs" / "RESULTS.md").read_text()
-    assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S}" in results
-    assert ("on mbpp EG-CFG gains +50.0 points over greedy and sampling +0.0, so the execution "
-            "signal's own share is +50.0") in results
-    assert ("On mbpp, EG-CFG vs greedy (3 problems): solved by EG-CFG only: 1 (Mbpp/2); by greedy "
-            "only: 0; two-sided sign test p = 1.") in results
+    assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S} --db results/toy" in results
+    assert "## Protocol (fixed before the full runs)" in results
+    assert ("On mbpp, EG-CFG vs greedy (3 problems): solved by EG-CFG only: 1 (Mbpp/2); by greedy only: 0; "
+            "two-sided sign test p = 1; EG-CFG minus greedy: +33.3 points, 95% bootstrap interval "
+            "[+0.0, +100.0].") in results
     assert ("On mbpp, EG-CFG vs sampling (2 problems): solved by EG-CFG only: 1 (Mbpp/2); by sampling "
-            "only: 0; two-sided sign test p = 1.") in results
-    assert "EG-CFG vs greedy (2 problems)" not in results  # said once, on the larger set
-    assert "EG-CFG beats greedy significantly in 0 of 1 comparisons (toy MBPP, mbpp, 3 problems: 1 to 0, p = 1)" in results
-    assert "no comparison is significant (toy MBPP, mbpp, 2 problems: 1 to 0, p = 1)" in results
-    assert "Cost: an EG-CFG attempt took 9 s against 9 s for a sampler attempt (1.0x, toy MBPP)" in results
-    assert mod.sign_test(9, 1) == pytest.approx(0.021484375) and mod.sign_test(0, 0) == 1.0
+            "only: 0; two-sided sign test p = 1; EG-CFG minus sampling: +50.0 points") in results
+    # EG-CFG vs greedy said once per split (all, dev, held-out), on that split's larger set
+    assert re.findall(r"On mbpp, EG-CFG vs greedy \((\d) problems\)", results) == ["3", "1", "2"]
+    assert ("on the 2 problems above: on mbpp EG-CFG 2/2, sampling 2/2, greedy not scored yet.") in results
+    assert "- toy MBPP, held-out Mbpp/2-3, mbpp (1 problems): +100.0 points, 95% bootstrap interval [+100.0, +100.0]" in results
+    # the bottom line: the held-out split only
+    line = next(ln for ln in results.splitlines() if ln.startswith("- EG-CFG beats greedy"))
+    assert line == ("- EG-CFG beats greedy significantly in 0 of 1 comparisons (toy MBPP, held-out Mbpp/2-3, mbpp, "
+                    "2 problems: 1 to 0, p = 1, +50.0 points, 95% bootstrap interval [+0.0, +100.0]).")
     assert "the greedy attempt wrote the same code in all 3 runs on 1 of the 2 problems" in results
-    assert "_Not run yet (missing: runs/missing.duckdb)._" in results
+    assert "_Not run yet (no EG-CFG run in `results/gone/`)._" in results
     assert not list((root / "docs").glob("results-*.md"))  # the per-experiment temp reports are gone
+    first = results
+    mod.main()
+    assert (root / "docs" / "RESULTS.md").read_text() == first  # reproducible
 
     (root / "README.md").write_text("# no markers\n")
     with pytest.raises(SystemExit, match="markers are missing"):
         mod.main()
+
+
+def test_a_mechanism_check_is_not_a_bottom_line(tree, monkeypatch):
+    mod, root = tree
+    monkeypatch.setattr(mod, "EXPERIMENTS", [{"key": "toy", "short": "toy", "title": "toy", "how": [],
+                                              "mechanism": True}])
+    mod.main()
+    results = (root / "docs" / "RESULTS.md").read_text()
+    assert "No protocol run has finished problems of a held-out split yet" in results
+    assert "EG-CFG beats greedy" not in results and "The execution signal's own share**" not in results
+
+
+@pytest.mark.parametrize("a,b,n", [(5, 1, 30), (8, 1, 74), (22, 0, 74), (40, 31, 400), (0, 3, 12)])
+def test_bootstrap_interval_is_the_paired_bootstrap_without_its_sampling_error(a, b, n):
+    mod = load_script()
+    lo, hi = mod.bootstrap_interval(a, b, n)
+    # the seeded resampling it replaces: problems drawn with replacement, 20000 times
+    d = np.array([1] * a + [-1] * b + [0] * (n - a - b))
+    sums = d[np.random.default_rng(0).integers(0, n, size=(20000, n))].sum(axis=1)
+    mc = np.quantile(sums, [0.025, 0.975], method="inverted_cdf") * 100 / n
+    step = 100 / n  # one problem
+    assert abs(lo - mc[0]) <= step + 1e-9 and abs(hi - mc[1]) <= step + 1e-9, (lo, hi, mc)
+    assert lo <= 100 * (a - b) / n <= hi
+    assert mod.bootstrap_interval(b, a, n) == (-hi, -lo)  # symmetric
+    assert mod.bootstrap_interval(a, b, n) == (lo, hi)  # no seed, no drift
+
+
+def test_bootstrap_interval_edges():
+    mod = load_script()
+    assert mod.bootstrap_interval(0, 0, 10) == (0.0, 0.0)
+    assert mod.bootstrap_interval(10, 0, 10) == (100.0, 100.0)
+    for bad in ((1, 1, 0), (6, 5, 10), (-1, 0, 3)):
+        with pytest.raises(ValueError):
+            mod.bootstrap_interval(*bad)
+    assert mod.sign_test(9, 1) == pytest.approx(0.021484375) and mod.sign_test(0, 0) == 1.0
 
 
 def _comp(n, rates, discord):
@@ -95,20 +184,23 @@ def test_verdict_follows_the_numbers():
     mod = load_script()
     ex = {"short": "toy"}
     pair = _comp(40, {"EG-CFG": {"mbpp": (30, 40), "mbpp-et": (25, 40)}, "greedy": {"mbpp": (10, 40), "mbpp-et": (8, 40)}},
-                 {"mbpp": {"greedy": (list("a" * 20), [])}, "mbpp-et": {"greedy": (list("b" * 17), [])}})
+                 {"mbpp": {"greedy": (list("a" * 20), [], 40)}, "mbpp-et": {"greedy": (list("b" * 17), [], 40)}})
     rates = {"EG-CFG": {"mbpp": (30, 40), "mbpp-et": (25, 40)}, "sampling": {"mbpp": (28, 40), "mbpp-et": (12, 40)},
              "greedy": {"mbpp": (10, 40), "mbpp-et": (8, 40)}}
-    triple = _comp(40, rates, {"mbpp": {"sampling": (["x", "y", "z"], ["w"])},
-                               "mbpp-et": {"sampling": ([f"t{i}" for i in range(13)], [])}})
-    res = [{"ex": ex, "bench": "mbpp", "suites": ["mbpp-et"], "comps": [pair, triple], "cost": (60.0, 10.0)}]
+    triple = _comp(40, rates, {"mbpp": {"sampling": (["x", "y", "z"], ["w"], 40)},
+                               "mbpp-et": {"sampling": ([f"t{i}" for i in range(13)], [], 40)}})
+    res = [{"ex": ex, "name": "toy", "primary": True, "bench": "mbpp", "suites": ["mbpp-et"],
+            "comps": [pair, triple], "cost": (60.0, 10.0)},
+           {"ex": ex, "name": "dev", "primary": False, "bench": "mbpp", "suites": [], "comps": [pair]}]
     text = mod.verdict(res)
-    assert "EG-CFG beats greedy significantly in 2 of 2 comparisons" in text
-    assert "significant in 1 of 2 comparisons" in text
+    assert "EG-CFG beats greedy significantly in 2 of 2 comparisons" in text  # the dev split is not counted
+    assert "is significant in 1 of 2 comparisons" in text
+    assert "toy, mbpp-et, 40 problems: 13 to 0, p = 0.00024, +32.5 points, 95% bootstrap interval [+17.5, +47.5]" in text
     assert "1 of them pass the Bonferroni threshold p < 0.025, so the signal's own share is established" in text
     assert "Sampling recovers 90% of EG-CFG's gain over greedy on the benchmarks' own tests and 24% on the extended" in text
     assert "60 s against 10 s for a sampler attempt (6.0x, toy)" in text
 
-    triple["discord"]["mbpp-et"]["sampling"] = (["t1"], [])  # now nothing is significant
+    triple["discord"]["mbpp-et"]["sampling"] = (["t1"], [], 40)  # now nothing is significant
     triple["rates"]["sampling"]["mbpp-et"] = (24, 40)
     text = mod.verdict(res)
-    assert "no comparison is significant" in text and "most of EG-CFG's gain over greedy comes from" in text
+    assert "is significant in no comparison" in text and "most of EG-CFG's gain over greedy comes from" in text
