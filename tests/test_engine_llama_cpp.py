@@ -152,3 +152,65 @@ def test_real_egcfg_solve_on_llama_cpp(lm, data_dir):
     assert f"def {problem.function_name}" in rec.solution
     guided = [ln for ln in attempt.lines if ln.signal_text]
     assert guided and any(e.trace_text for ln in guided for c in ln.candidates for e in c.executions)
+
+
+SWEEP_TOML = """
+[model]
+spec = "default"
+engine = "llama.cpp"
+[engine]
+n_threads = 1
+n_seq_max = 8
+n_ctx = 2048
+[data]
+benchmark = "mbpp"
+[grid]
+t = [0.7]
+gamma = [1.0]
+s = [2]
+d = [1]
+baseline = false
+[decode]
+max_new_tokens = 16
+"""
+
+
+@pytest.mark.slow
+def test_sweep_on_llama_cpp_resumes_to_the_uninterrupted_result(lm, prefect_harness, data_dir, tmp_path):
+    """`egcfg sweep --engine llama.cpp` on 2 problems; then a store where one problem's rows are
+    missing (what a sweep killed before committing it leaves: the writer commits a problem at
+    once) is resumed: only that problem is solved again, to the same tokens and solutions."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from egcfg_cli.main import app
+
+    cfg = tmp_path / "ll.toml"
+    cfg.write_text(SWEEP_TOML)
+    db = tmp_path / "ll.duckdb"
+
+    def sweep():
+        r = CliRunner().invoke(app, ["sweep", "--config", str(cfg), "--engine", "llama.cpp", "--tasks", "11-12",
+                                     "--db", str(db), "--data-dir", str(data_dir)])
+        assert r.exit_code == 0, r.output
+
+    def rows(sql, write=False):
+        con = duckdb.connect(str(db), read_only=not write)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    queries = ("SELECT task_id, agent_index, position, token_id FROM token_decisions ORDER BY ALL",
+               "SELECT task_id, agent_index, line_index, candidate_index, raw_text FROM candidates ORDER BY ALL",
+               "SELECT task_id, code FROM solutions ORDER BY ALL")
+    sweep()
+    whole = [rows(q) for q in queries]
+    assert all(whole) and {r[0] for r in whole[0]} == {"Mbpp/11", "Mbpp/12"}
+    kept = rows("SELECT task_id, done_at FROM problems WHERE task_id = 'Mbpp/12'")
+    tables = [t for (t,) in rows("SELECT table_name FROM information_schema.columns WHERE column_name = 'task_id'")]
+    for t in tables:
+        rows(f"DELETE FROM {t} WHERE task_id = 'Mbpp/11'", write=True)
+    sweep()
+    assert rows("SELECT task_id, done_at FROM problems WHERE task_id = 'Mbpp/12'") == kept  # not redone
+    assert [rows(q) for q in queries] == whole
