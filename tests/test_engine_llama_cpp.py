@@ -118,9 +118,13 @@ def test_pair_step_equals_stepping_alone_and_unpair_returns_p_sol(lm):
     head = lm.start(lm.encode("def add(a, b):\n"))
     sol, dyn, alone = lm.fork(head), lm.fork(head), lm.fork(head)
     lm.extend(dyn, lm.encode("    # add them\n"))  # different lengths
-    pair = lm.pair(sol, dyn)
-    tok = lm.encode("    return")[0]
-    u, c = lm.pair_step(pair, tok)
+    lm.batch_pair = True  # one llama_decode of two rows (the option); bit-equal to stepping alone
+    try:
+        pair = lm.pair(sol, dyn)
+        tok = lm.encode("    return")[0]
+        u, c = lm.pair_step(pair, tok)
+    finally:
+        lm.batch_pair = False
     assert torch.equal(u, lm.step(alone, tok))  # each sequence has its own KV buffer: bit-equal
     assert u.shape == (lm.n_vocab,) and not torch.equal(u, c)
     assert lm.unpair(pair) is sol and sol.ids == alone.ids

@@ -5,7 +5,8 @@ agent's p_sol and p_dyn, and the s candidate rows.  A stream is ``(ids, seq)`` w
 taken from a pool and the logits after its last token.
 
     fork         a KV copy of the sequence (``llama_memory_seq_cp``), never a re-prefill
-    pair_step    one ``llama_decode`` batch with the token in both sequences, logits for both
+    pair_step    the token appended to both sequences (one ``llama_decode`` of two rows with
+                 ``batch_pair``, else two: on this CPU two are faster, bench/engines.py)
     sample       the p_sol sequence forked into n rows, advanced one token per row per batch;
                  tokens drawn by our own seeded sampler (stock transformers temperature/top-p
                  warpers + ``torch.multinomial`` with a seeded generator), never llama.cpp's, so
@@ -91,6 +92,10 @@ class LlamaCppEngine(EngineBase):
         "n_seq_max": 16,  # sequences in flight: problems x (1 + agents x (2 + s))
         "kv_unified": False,  # one KV buffer for all sequences (forks share cells; see docstring)
         "flash_attn": True,
+        # p_sol and p_dyn in one llama_decode of 2 rows: bit-equal logits to two decodes, but on this
+        # CPU build it costs 3.3x a plain step against 2.1x for two decodes (llama.cpp's small-batch
+        # kernels do not reuse the quantised weights across rows); true where they do (a GPU)
+        "batch_pair": False,
     }
     # Those that change the arithmetic (how prefills are split into batches, which attention
     # kernel, whether neighbours share the KV buffer) enter the run id: llama.cpp's quantised
@@ -100,7 +105,7 @@ class LlamaCppEngine(EngineBase):
 
     def __init__(self, gguf: str | Path, tokenizer, *, name: str = "model", n_ctx: int = 4096,
                  n_threads: int = 0, n_batch: int = 512, n_seq_max: int = 16, kv_unified: bool = False,
-                 flash_attn: bool = True, check_tokenizer: bool = True):
+                 flash_attn: bool = True, batch_pair: bool = False, check_tokenizer: bool = True):
         try:
             import llama_cpp
             from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
@@ -139,7 +144,7 @@ class LlamaCppEngine(EngineBase):
         self._batch = LlamaBatch(n_tokens=n_batch, embd=0, n_seq_max=1, verbose=False)
         self.n_vocab = self._model.n_vocab()
         self.n_ctx, self.n_batch, self.n_seq_max, self.threads = n_ctx, n_batch, n_seq_max, threads
-        self.kv_unified = bool(kv_unified)
+        self.kv_unified, self.batch_pair = bool(kv_unified), bool(batch_pair)
         self.gguf = gguf
         self.name = name
         self.tokenizer = tokenizer
@@ -272,7 +277,7 @@ class LlamaCppEngine(EngineBase):
 
     # ---- p_sol and p_dyn together -------------------------------------------------------------
     def pair(self, sol: Stream, dyn: Stream, *, batched: bool = True) -> Pair:
-        return Pair(sol, dyn, batched)
+        return Pair(sol, dyn, batched and self.batch_pair)
 
     def pair_step(self, pair: Pair, token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The token appended to both sequences; (p_sol logits, p_dyn logits)."""
