@@ -4,7 +4,8 @@ For every engine (by registry name; engines that cannot load are listed and skip
 the selection with the grid (agents in order, stopping at the first that passes the visible
 tests, as a sweep does) and reads the records' own timings:
 
-    plain step   decode seconds per token on lines without a signal (p_sol alone)
+    plain step   decode seconds per token on lines without a signal (p_sol alone; the greedy
+                 baseline agent's lines, so keep the baseline for this ratio)
     guided step  decode seconds per token on guided lines (p_sol + p_dyn, CFG)
     sample/line  candidate sampling seconds per guided line (s rows of d lines)
     prefill/line p_dyn prefill seconds per guided line
@@ -116,13 +117,13 @@ def main() -> None:
     ref = next(iter(engines))
     for r, acc in enumerate(rounds, 1):
         print(f"\nround {r}: {len(problems)} problems x {len(grid)} agents ({args.benchmark} {args.tasks})")
-        print(f"{'engine':<14}{'plain ms/tok':>13}{'guided/plain':>13}{'sample s/line':>14}{'prefill s/line':>15}"
+        print(f"{'engine':<14}{'plain ms/tok':>13}{'guided ms/tok':>14}{'guided/plain':>13}{'sample s/line':>14}{'prefill s/line':>15}"
               f"{'attempt s':>10}{'vs ' + ref:>16}{'pass@1':>8}")
         base = per(acc[ref], "attempt_s", "attempts")
         for name, a in acc.items():
             plain, guided = per(a, "plain_s", "plain_tok"), per(a, "guided_s", "guided_tok")
             att = per(a, "attempt_s", "attempts")
-            print(f"{name:<14}{plain * 1000:>13.1f}{guided / plain:>13.2f}{per(a, 'sample_s', 'guided_lines'):>14.2f}"
+            print(f"{name:<14}{plain * 1000:>13.1f}{guided * 1000:>14.1f}{guided / plain:>13.2f}{per(a, 'sample_s', 'guided_lines'):>14.2f}"
                   f"{per(a, 'prefill_s', 'guided_lines'):>15.2f}{att:>10.1f}{att / base:>15.2f}x"
                   f"{a['passed'] / a['problems']:>8.2f}")
 
