@@ -1,6 +1,7 @@
 """Engines: one module per backend, chosen by name (``--engine`` / ``[model] engine``).
 
     transformers   in-process transformers causal LM, KV-cached (the default)
+    openai         an OpenAI-compatible server's /v1/completions (vLLM, SGLang, llama-server)
 
 Each engine class implements ``base.Engine`` and has ``load(spec, **options) -> (engine,
 fingerprint)``, ``OPTIONS`` (its ``[engine]`` config options with defaults) and ``SEMANTIC``
@@ -20,6 +21,7 @@ from .base import FENCE, Engine, EngineBase, EngineError
 # name -> (module, class); the module is imported on first use
 ENGINES: dict[str, tuple[str, str]] = {
     "transformers": ("egcfg_core.engines.transformers", "TransformersEngine"),
+    "openai": ("egcfg_core.engines.openai", "OpenAIEngine"),
 }
 DEFAULT_ENGINE = "transformers"
 
