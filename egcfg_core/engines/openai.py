@@ -301,6 +301,9 @@ class OpenAIEngine(EngineBase):
                 tid = self._token_id(tok)
                 if tid is not None:
                     pairs.append((tid, float(val)))
+        elif lp and choice.get("finish_reason") == "stop" and not choice.get("text") and self.eos_ids:
+            # llama_cpp.server records no logprobs for an EOS it generated: the greedy token is EOS
+            pairs = [(min(self.eos_ids), 0.0)]
         else:
             raise EngineError(f"server {self.client.shown_url} returned no logprobs (is `logprobs` supported?): "
                               f"{json.dumps(choice)[:200]}")
