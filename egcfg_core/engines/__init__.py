@@ -2,6 +2,7 @@
 
     transformers   in-process transformers causal LM, KV-cached (the default)
     llama.cpp      in-process llama.cpp on a GGUF file (llama-cpp-python; ``pip install 'egcfg[llama-cpp]'``)
+    openai         an OpenAI-compatible server's /v1/completions (vLLM, SGLang, llama-server)
 
 Each engine class implements ``base.Engine`` and has ``load(spec, **options) -> (engine,
 fingerprint)``, ``OPTIONS`` (its ``[engine]`` config options with defaults) and ``SEMANTIC``
@@ -22,6 +23,7 @@ from .base import FENCE, Engine, EngineBase, EngineError
 ENGINES: dict[str, tuple[str, str]] = {
     "transformers": ("egcfg_core.engines.transformers", "TransformersEngine"),
     "llama.cpp": ("egcfg_core.engines.llama_cpp", "LlamaCppEngine"),
+    "openai": ("egcfg_core.engines.openai", "OpenAIEngine"),
 }
 DEFAULT_ENGINE = "transformers"
 
