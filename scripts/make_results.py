@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.report import ReportError, write_report  # noqa: E402
+from reports.report import ReportError, write_report  # noqa: E402
 from storage.store import StoreError  # noqa: E402
 
 EXPERIMENTS = [
@@ -70,7 +70,7 @@ EXPERIMENTS = [
 def runs_in(db_paths: list[str]) -> list[tuple[str, dict]]:
     import json
 
-    from storage.report import open_stores
+    from reports.report import open_stores
 
     con = open_stores([str(ROOT / p) for p in db_paths])
     try:
@@ -96,7 +96,7 @@ def dbs(ex: dict) -> list[str]:
 def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[dict]:
     """Per experiment, its runs' pass rates on the problems every compared run has finished, on the
     benchmark and on each suite scored afterwards (``egcfg evaluate``): all by SQL."""
-    from storage.report import open_stores
+    from reports.report import open_stores
 
     out = []
     for ex, eg, base, abl in found:
@@ -370,7 +370,7 @@ README_END = "<!-- results:end -->"
 
 def readme_block(results: list[dict]) -> str:
     """The README's answer to "does it reproduce the paper?": one table, every figure by SQL."""
-    from storage.report import PAPERS, pct
+    from reports.report import PAPERS, pct
 
     rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
             "| EG-CFG |", "|---|---|---|---|---|---|"]

@@ -25,7 +25,7 @@ from egcfg_core.records import (
     TokenDecision,
 )
 from storage import Store
-from storage.report import (
+from reports.report import (
     PAPER_LABEL,
     ReportError,
     UnknownRunError,
