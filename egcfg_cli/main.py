@@ -7,6 +7,7 @@ import os
 import typer
 
 from .evaluate import evaluate_cmd
+from .explore import explore_cmd
 from .ingest import ingest_cmd
 from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
 from .report import report_cmd
@@ -34,6 +35,7 @@ app.command("report")(report_cmd)
 app.command("ingest")(ingest_cmd)
 app.command("evaluate")(evaluate_cmd)
 app.add_typer(results_app, name="results")
+app.command("explore")(explore_cmd)
 
 if __name__ == "__main__":
     app()

@@ -22,7 +22,7 @@ def report_cmd(
     """Write a report of a run from the store: pass@1 (hidden and visible), baseline, agents, γ, timings, plots."""
     import duckdb
 
-    from storage.report import PAPERS, ReportError, _infer_format, write_report
+    from reports.report import PAPERS, ReportError, _infer_format, write_report
     from storage.store import StoreError
 
     if fmt is None:

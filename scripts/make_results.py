@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from storage.report import ReportError, write_report  # noqa: E402
+from reports.report import ReportError, write_report  # noqa: E402
 from storage.store import StoreError  # noqa: E402
 
 RESULTS = "results"  # one folder per experiment, under ROOT
@@ -88,7 +88,7 @@ def has_data(ex: dict) -> bool:
 
 
 def open_data(ex: dict):
-    from storage.report import open_stores
+    from reports.report import open_stores
 
     return open_stores([folder(ex)])
 
@@ -533,7 +533,7 @@ README_END = "<!-- results:end -->"
 
 def readme_block(results: list[dict]) -> str:
     """The README's answer to "does it reproduce the paper?": one table, every figure by SQL."""
-    from storage.report import PAPERS, pct
+    from reports.report import PAPERS, pct
 
     rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
             "| EG-CFG | EG-CFG minus sampling (95% interval) | EG-CFG, paper protocol (any attempt) |",

@@ -33,7 +33,7 @@ from flows.evaluate import (
     evaluate_flow,
 )
 from storage import RecordError, Store, StoreError, open_shards
-from storage.report import PAPER_LABEL, write_report
+from reports.report import PAPER_LABEL, write_report
 
 RUN = "mbpp0run0011"
 HE_RUN = "heval0run000"

@@ -2,6 +2,7 @@
 unknown and empty runs, HTML, and the regenerate command."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import struct
@@ -24,7 +25,7 @@ from egcfg_core.records import (
     TokenDecision,
 )
 from storage import Store
-from storage.report import (
+from reports.report import (
     PAPER_LABEL,
     ReportError,
     UnknownRunError,
@@ -390,3 +391,61 @@ def test_several_vs_runs_and_the_sampling_ablation(db, tmp_path):
     assert out.read_text() == md
     with pytest.raises(ReportError, match="named twice"):
         write_report(db, RUN_A, vs=[RUN_B, RUN_A[:6]], out=tmp_path / "x.md")
+
+
+# ----------------------------------------------------------------------------- byte-identical output
+GOLDEN = Path(__file__).parent / "fixtures" / "report_golden"
+
+
+def golden_reports(work: Path) -> dict[str, bytes]:
+    """The reports of a fixed synthetic store, written in ``work`` with relative paths (so the
+    printed regenerate command does not depend on where it runs) and fixed run timestamps.
+
+    tests/fixtures/report_golden/ holds what the code of storage/report.py wrote before the
+    report moved into reports/ (issue 12); regenerate it only on purpose:
+    ``python -c "from tests.test_report import write_golden; write_golden()"``."""
+    import duckdb
+
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        with Store("g.duckdb") as s:
+            fill_a(s)
+            fill_b(s)
+            fill_sampler(s)
+            s.write_suite_evaluation(RUN_A, "mbpp-et", EvaluationRecord(
+                "Mbpp/2", "mbpp-et", False, [Outcome(0, "failed", "AssertionError: ", 0.01)]))
+        con = duckdb.connect("g.duckdb")
+        con.execute("UPDATE runs SET created_at = TIMESTAMP '2026-01-02 03:04:05', "
+                    "updated_at = TIMESTAMP '2026-01-02 04:05:06'")
+        con.close()
+        made = {
+            "a_vs_b_s.md": write_report("g.duckdb", RUN_A, vs=[RUN_B, RUN_S], out=Path("a_vs_b_s.md")),
+            "b.html": write_report(["g.duckdb"], RUN_B[:6], out=Path("out/b.html"), fmt="html",
+                                   figures_dir=Path("figs"), papers=None),
+            "s.md": write_report("g.duckdb", RUN_S, vs=RUN_A, out=Path("s.md")),
+        }
+        out = {name: Path(p).read_bytes() for name, p in made.items()}
+        # the figures each report made (their bytes depend on the matplotlib version)
+        out["figures.txt"] = "\n".join(sorted(
+            str(p) for p in Path(".").rglob("*.png"))).encode() + b"\n"
+        return out
+    finally:
+        os.chdir(cwd)
+
+
+def write_golden() -> None:  # pragma: no cover - run by hand, see golden_reports
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for name, data in golden_reports(Path(d)).items():
+            (GOLDEN / name).write_bytes(data)
+
+
+def test_report_output_is_byte_identical_to_the_golden(tmp_path):
+    got = golden_reports(tmp_path)
+    want = {p.name: p.read_bytes() for p in GOLDEN.iterdir()}
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name] == want[name], f"{name} differs from tests/fixtures/report_golden/{name}"

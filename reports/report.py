@@ -1,7 +1,7 @@
 """`egcfg report`: a Markdown or HTML report of one run (optionally against a second), with PNG
 plots, computed from the DuckDB store by SQL -- never typed by hand.
 
-    from storage.report import write_report
+    from reports.report import write_report
     write_report(["runs/egcfg.duckdb"], "85b00e5e", vs="a1b2c3", out=Path("docs/RESULTS.md"))
 
 Honest evaluation (docs: /work/shared/DESIGN.md):
