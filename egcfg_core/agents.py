@@ -67,7 +67,7 @@ class PromptHeads:
             return self._heads[variant]
 
     @classmethod
-    def of(cls, problem: Problem, lm: TransformersLM, fewshot: Sequence[dict] | None) -> "PromptHeads":
+    def of(cls, problem: Problem, lm: Engine, fewshot: Sequence[dict] | None) -> "PromptHeads":
         return cls(lambda variant: Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, variant)))
 
 

@@ -291,11 +291,11 @@ def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_
     real = flows.solve.build_prompt_task
     calls = []
 
-    def broken(problem, lm, fewshot):
+    def broken(problem, lm, fewshot, variant="default"):
         calls.append(problem.task_id)
         if problem.task_id == "Mbpp/11":
             raise RuntimeError("boom for Mbpp/11")
-        return real(problem, lm, fewshot)
+        return real(problem, lm, fewshot, variant)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", broken)
     st, events = sweep_recording(config=cfg, db=str(db))
@@ -333,11 +333,11 @@ def test_an_interrupt_prefect_turned_into_an_error_still_stops_the_sweep(prefect
     cfg = tiny_config(data_dir, gamma=[0.0], max_new_tokens=5)
     real = flows.solve.build_prompt_task
 
-    def interrupted_inside_prefect(problem, lm, fewshot):
+    def interrupted_inside_prefect(problem, lm, fewshot, variant="default"):
         if problem.task_id == "Mbpp/12":
             SHUTDOWN.set()  # what the CLI's SIGINT handler does
             raise ValueError("Task run is not set")
-        return real(problem, lm, fewshot)
+        return real(problem, lm, fewshot, variant)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", interrupted_inside_prefect)
     try:

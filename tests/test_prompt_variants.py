@@ -15,7 +15,7 @@ from egcfg_core.config import ConfigError, load_config
 from egcfg_core.decoding import DecodeSettings, line_seed
 from egcfg_core.prompts import LONG_CODE_INSTRUCTION, PROMPT_VARIANTS, build_prompt, task_message
 from egcfg_core.records import AgentConfig, AttemptRecord, Problem, TestCase, TestOutcome
-from egcfg_core.streams import TransformersLM
+from egcfg_core.engines.transformers import TransformersEngine
 from tests.tiny import tiny_model, tiny_tokenizer
 
 PROBLEM = Problem(
@@ -98,7 +98,7 @@ def test_prompt_heads_are_built_once_per_variant_and_only_when_needed(monkeypatc
     real = agents_mod.build_prompt
     monkeypatch.setattr(agents_mod, "build_prompt", lambda *a, **k: variants.append(a[3]) or real(*a, **k))
     model, tok = tiny_model(seed=1)
-    lm = TransformersLM(model, tok)
+    lm = TransformersEngine(model, tok)
     grid = [BASELINE, AgentConfig(0.0, 0.0, 0, 0, **LONG)]
 
     def passing(problem, lm, head, agent, i, settings, pool=None, on_line=None):
@@ -111,7 +111,7 @@ def test_prompt_heads_are_built_once_per_variant_and_only_when_needed(monkeypatc
 
 def test_each_variant_decodes_from_its_own_head():
     model, tok = tiny_model(seed=1)
-    lm = TransformersLM(model, tok)
+    lm = TransformersEngine(model, tok)
     grid = [BASELINE, AgentConfig(0.0, 0.0, 0, 0, **LONG), AgentConfig(1.0, 1.0, 2, 1, **LONG)]
     seen = []
 
