@@ -1,10 +1,9 @@
-"""scripts/make_results.py: RESULTS.md and the README's results block come from the committed
+"""reports/results.py (scripts/make_results.py): RESULTS.md and the README's results block come from the committed
 results data (results/<experiment>/), byte for byte; the runs are told apart by config; the dev
 and held-out splits, the paper-protocol figure and the paired statistics are computed, and an
 experiment without data is said, not hidden."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 from dataclasses import replace
@@ -23,10 +22,9 @@ RUN_G = "gggg4444eeee"
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("make_results", ROOT / "scripts" / "make_results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import reports.results
+
+    return reports.results
 
 
 def test_committed_results_md_regenerates_byte_for_byte(tmp_path, monkeypatch):
