@@ -30,18 +30,11 @@ from egcfg_core.guidance import PlausibilityMask, cfg_logprobs  # noqa: E402
 from egcfg_core.naive import naive_token  # noqa: E402
 from egcfg_core.prompts import build_prompt  # noqa: E402
 from egcfg_core.records import AgentConfig  # noqa: E402
-from egcfg_core.streams import TransformersLM  # noqa: E402
+from egcfg_core.engines.transformers import TransformersEngine  # noqa: E402
 
 
-def load(spec: str) -> TransformersLM:
-    if spec.startswith("factory:"):
-        from flows.runtime import get_lm
-
-        return get_lm(spec)[0]
-    from egcfg_core.model import load_model
-
-    m = load_model(spec)
-    return TransformersLM(m.model, m.tokenizer, name=m.name)
+def load(spec: str) -> TransformersEngine:
+    return TransformersEngine.load(spec)[0]
 
 
 def timed(fn, n: int) -> float:
@@ -86,28 +79,29 @@ def main() -> None:
     mask = PlausibilityMask(0.01)
 
     def fresh():
-        _, sol = lm.prefill(head.tail_ids + code_ids, lm.fork(head.head_cache))
-        _, dyn = lm.prefill(signal_ids + head.tail_ids + code_ids, lm.fork(head.head_cache))
+        sol, dyn = lm.fork(head.stream), lm.fork(head.stream)
+        lm.extend(sol, head.tail_ids + code_ids)
+        lm.extend(dyn, signal_ids + head.tail_ids + code_ids)
         return sol, dyn
 
     t0 = time.perf_counter()
     sol, dyn = fresh()
     prefill_s = time.perf_counter() - t0
     # plain: one cached forward per token
-    plain_s = timed(lambda: lm.step(tok, sol), args.tokens)
+    plain_s = timed(lambda: lm.step(sol, tok), args.tokens)
     # guided: both streams + CFG + mask, as two cached forwards and as one batched forward
     sol, dyn = fresh()
 
     def guided_two():
-        u = lm.step(tok, sol)
-        c = lm.step(tok, dyn)
+        u = lm.step(sol, tok)
+        c = lm.step(dyn, tok)
         return mask(torch.log_softmax(u, -1), cfg_logprobs(u, c, 1.0)).argmax()
     two_s = timed(guided_two, args.tokens)
     sol, dyn = fresh()
     pair = lm.pair(sol, dyn)
 
     def guided_batched():
-        u, c = lm.pair_step(tok, pair)
+        u, c = lm.pair_step(pair, tok)
         return mask(torch.log_softmax(u, -1), cfg_logprobs(u, c, 1.0)).argmax()
     batched_s = timed(guided_batched, args.tokens)
     guided_s = two_s if args.no_batch else batched_s

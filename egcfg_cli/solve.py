@@ -14,6 +14,7 @@ def solve_cmd(
     benchmark: str = typer.Argument(..., help="humaneval | humaneval-et | mbpp | mbpp-et | codecontests"),
     task_id: str = typer.Argument(..., help="e.g. HumanEval/0, Mbpp/11, or the bare number"),
     model: str = typer.Option("default", help="'default' (offline Qwen2.5-Coder-0.5B), a local path or a hub id"),
+    engine: str = typer.Option("transformers", help="transformers | llama.cpp | openai (options: use a sweep config)"),
     data_dir: Path = typer.Option(None, help="benchmark data folder (default: $EGCFG_DATA_DIR or ../shared/data)"),
     t: str = typer.Option("0.7,1.0", help="candidate temperatures"),
     gamma: str = typer.Option("0.5,1,3", help="guidance scales (γ = 0 greedy always runs first)"),
@@ -29,6 +30,7 @@ def solve_cmd(
     from egcfg_core.evaluation import evaluate
     from egcfg_core.model import ModelUnavailableError
     from egcfg_core.problems import load_problems, mbpp_fewshot
+    from egcfg_core.engines import EngineError
     from flows.runtime import get_lm
 
     data_dir = data_dir or default_data_dir()
@@ -48,8 +50,8 @@ def solve_cmd(
         raise fail(str(e))
     try:
         with console.status(f"loading model {model!r} ..."):
-            lm = get_lm(model)[0]
-    except (ModelUnavailableError, ValueError) as e:
+            lm = get_lm(model, engine)[0]
+    except (ModelUnavailableError, EngineError, ValueError) as e:
         raise fail(str(e))
     fewshot = None
     if data_dir is not None:

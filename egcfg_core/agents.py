@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Sequence
 from .decoding import Attempt, DecodeSettings, Head
 from .prompts import build_prompt
 from .records import AgentConfig, AttemptRecord, LineRecord, Problem, SolveRecord
-from .streams import TransformersLM
+from .engines.base import Engine
 
 BASELINE = AgentConfig(t=0.0, gamma=0.0, s=0, d=0)
 
@@ -51,7 +51,7 @@ def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
     return None, best
 
 
-def solve(problem: Problem, lm: TransformersLM, grid: Sequence[AgentConfig], *,
+def solve(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
           settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None, pool=None,
           on_line: Callable[[int, LineRecord], None] | None = None,
           on_attempt: Callable[[AttemptRecord], None] | None = None,
@@ -78,7 +78,7 @@ def solve(problem: Problem, lm: TransformersLM, grid: Sequence[AgentConfig], *,
                        solution=attempts[final].code, wall_s=time.perf_counter() - t0)
 
 
-def run_concurrently(problem: Problem, lm: TransformersLM, grid: Sequence[AgentConfig], *,
+def run_concurrently(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
                      settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
                      pool=None, workers: int = 2) -> SolveRecord:
     """Like ``solve`` but agents run in threads; same winner as the sequential order."""

@@ -1,6 +1,8 @@
 """Sweep configuration: a TOML or YAML file plus CLI overrides, validated field by field.
 
     [model]   spec = "default"          # alias, local path, hub id, or factory:module:function
+              engine = "transformers"   # or another of egcfg_core.engines.ENGINES
+    [engine]  the engine's own options (e.g. a server's base_url; see its OPTIONS)
     [data]    benchmark = "mbpp"; tasks = "0-19"; data_dir = ""   (data_dir "" = $EGCFG_DATA_DIR)
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
               sample_t = [0.7]; sample_n = 0   (samplers: the no-guidance ablation, see agents.py)
@@ -23,6 +25,7 @@ from typing import Any
 
 from .agents import agent_grid
 from .decoding import DecodeSettings
+from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
 from .problems import BENCHMARKS, parse_task_selection
 from .records import AgentConfig
 
@@ -34,6 +37,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class SweepConfig:
     model: str = "default"
+    engine: str = DEFAULT_ENGINE
+    engine_options: dict[str, Any] = field(default_factory=dict)  # the [engine] section as given
     benchmark: str = "humaneval"
     tasks: str = "all"
     data_dir: str = ""
@@ -63,6 +68,13 @@ class SweepConfig:
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
+        if self.engine == "transformers" and not self.engine_options:
+            d.pop("engine")  # transformers runs keep the ids they had before engines existed
+            d.pop("engine_options")
+        else:  # only the options that change results (a server's top-k, not its address or key)
+            semantic = engine_class(self.engine).SEMANTIC
+            d["engine_options"] = {k: v for k, v in engine_options(self.engine, self.engine_options).items()
+                                   if k in semantic}
         if not self.sample_n:  # runs without samplers keep the ids they had before samplers existed
             d.pop("sample_t")
             d.pop("sample_n")
@@ -74,7 +86,7 @@ class SweepConfig:
 
 
 _SECTIONS = {
-    "model": {"spec": "model"},
+    "model": {"spec": "model", "engine": "engine"},
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline",
              "sample_t": "sample_t", "sample_n": "sample_n"},
@@ -129,8 +141,13 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
                 raise ConfigError("decode: must be a table")
             decode.update(body)
             continue
+        if section == "engine":
+            if not isinstance(body, dict):
+                raise ConfigError("engine: must be a table")
+            flat["engine_options"] = dict(body)
+            continue
         if section not in _SECTIONS:
-            raise ConfigError(f"unknown section [{section}] (known: {', '.join([*_SECTIONS, 'decode'])})")
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join([*_SECTIONS, 'decode', 'engine'])})")
         if not isinstance(body, dict):
             raise ConfigError(f"{section}: must be a table")
         for key, value in body.items():
@@ -169,6 +186,16 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         if not isinstance(flat["model"], str) or not flat["model"].strip():
             raise ConfigError(f"model.spec: expected a non-empty string, got {flat['model']!r}")
         cfg["model"] = flat["model"]
+    if "engine" in flat or "engine_options" in flat:
+        name = flat.get("engine", DEFAULT_ENGINE)
+        if not isinstance(name, str):
+            raise ConfigError(f"model.engine: expected a string, got {name!r}")
+        try:
+            engine_options(name, flat.get("engine_options"))
+        except EngineError as e:
+            raise ConfigError(f"model.engine: {e}") from e
+        cfg["engine"] = name
+        cfg["engine_options"] = dict(flat.get("engine_options") or {})
     if "benchmark" in flat:
         if flat["benchmark"] not in BENCHMARKS:
             raise ConfigError(f"data.benchmark: {flat['benchmark']!r} is not one of {', '.join(BENCHMARKS)}")

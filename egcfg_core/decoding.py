@@ -10,10 +10,13 @@ For every new line of the solution (seed document, sections 2.2-4):
                     log M(w|p_sol) + γ·(log M(w|p_dyn) − log M(w|p_sol))
                 holding the signal fixed until the line's newline.
 
-The p_sol stream keeps one KV cache for the whole attempt.  The p_dyn cache is rebuilt once per
-line from a copy of the prompt head it shares with p_inst (computed once per problem), so only the
-signal, the assistant header and the code so far are prefilled.  γ = 0 is plain greedy decoding
-(or, with t > 0, plain sampling: the no-guidance ablation).
+The p_sol stream lives for the whole attempt.  The p_dyn stream is rebuilt once per line from a
+fork of the prompt head it shares with p_inst (prefilled once per problem), so only the signal, the
+assistant header and the code so far are prefilled.  γ = 0 is plain greedy decoding (or, with
+t > 0, plain sampling: the no-guidance ablation).
+
+The model is an engine (``engines/``: transformers, llama.cpp, an OpenAI-compatible server); this
+loop only uses the protocol of ``engines/base.py`` and does not know which engine runs.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from .executable import extract_executable
 from .guidance import PlausibilityMask, cfg_logprobs, topk_pairs
 from .prompts import PromptParts, render_signal
 from .records import AgentConfig, AttemptRecord, CandidateRecord, ExecutionRecord, LineRecord, Problem, TokenDecision
-from .streams import FENCE, TransformersLM
+from .engines.base import FENCE, Engine
 from .tracing import run_tests, run_traced
 
 
@@ -56,24 +59,23 @@ class DecodeSettings:
     plausibility_alpha: float = 0.05  # keep tokens with p_uncond >= alpha * max p_uncond; 0 = off
     plausibility_top_k: int = 0
     record_topk: int = 5
-    batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward
+    batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward (where the engine can)
     seed: int = 0
 
 
 @dataclass
 class Head:
-    """What every agent of one problem shares: the prompt split and the cached prompt head."""
+    """What every agent of one problem shares: the prompt split and the prefilled prompt head."""
 
     parts: PromptParts
     head_ids: list[int]
     tail_ids: list[int]
-    head_cache: object  # DynamicCache of head_ids
+    stream: object  # the engine's stream of head_ids; agents fork it
 
     @classmethod
-    def build(cls, lm: TransformersLM, parts: PromptParts) -> "Head":
+    def build(cls, lm: Engine, parts: PromptParts) -> "Head":
         head_ids, tail_ids = lm.encode(parts.head), lm.encode(parts.tail)
-        _, cache = lm.prefill(head_ids)
-        return cls(parts, head_ids, tail_ids, cache)
+        return cls(parts, head_ids, tail_ids, lm.start(head_ids))
 
 
 def line_seed(base: int, task_id: str, agent: AgentConfig, line_index: int) -> int:
@@ -110,7 +112,7 @@ def finished_function(code: str, problem: Problem) -> tuple[str, str] | None:
 class Attempt:
     """One agent's attempt at one problem (the line loop lives in ``run``)."""
 
-    def __init__(self, lm: TransformersLM, problem: Problem, head: Head, agent: AgentConfig, agent_index: int,
+    def __init__(self, lm: Engine, problem: Problem, head: Head, agent: AgentConfig, agent_index: int,
                  settings: DecodeSettings, *, pool=None, cancel: threading.Event | None = None,
                  on_line: Callable[[LineRecord], None] | None = None):
         self.lm, self.problem, self.head, self.agent = lm, problem, head, agent
@@ -120,9 +122,9 @@ class Attempt:
         self.mask = PlausibilityMask(settings.plausibility_alpha, settings.plausibility_top_k)
 
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
-    def explore(self, sol_ids: list[int], sol_cache, prefix: str, line_index: int) -> list[CandidateRecord]:
+    def explore(self, sol, prefix: str, line_index: int) -> list[CandidateRecord]:
         a, st = self.agent, self.settings
-        rows = self.lm.sample(sol_ids, sol_cache, n=a.s, temperature=a.t, top_p=st.top_p, lines=a.d,
+        rows = self.lm.sample(sol, n=a.s, temperature=a.t, top_p=st.top_p, lines=a.d,
                               max_new_tokens=a.d * st.candidate_tokens_per_line,
                               seed=line_seed(st.seed, self.problem.task_id, a, line_index))
         cands, seen = [], {}
@@ -157,13 +159,13 @@ class Attempt:
             for e in c.executions:
                 e.trace_text = render_trace(e.trace) if e.trace else ""
 
-    def build_signal(self, sol_ids: list[int], sol_cache, prefix: str, line_index: int,
+    def build_signal(self, sol, prefix: str, line_index: int,
                      timings: dict[str, float]) -> tuple[list[CandidateRecord], str]:
         """Steps 1-4 for one line: the candidates and the signal block ("" = no guidance)."""
         if self.agent.gamma == 0 or not self.problem.visible_tests:
             return [], ""
         t0 = time.perf_counter()
-        cands = self.explore(sol_ids, sol_cache, prefix, line_index)
+        cands = self.explore(sol, prefix, line_index)
         timings["sample_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.execute(cands)
@@ -176,9 +178,9 @@ class Attempt:
         t_start = time.perf_counter()
         totals = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
         t0 = time.perf_counter()
-        logits_u, sol_cache = lm.prefill(h.tail_ids, lm.fork(h.head_cache))
+        sol = lm.fork(h.stream)  # p_sol: prompt + code so far
+        logits_u = lm.extend(sol, h.tail_ids)
         totals["prefill_s"] += time.perf_counter() - t0
-        sol_ids = h.head_ids + h.tail_ids  # p_sol so far (prompt + code)
         code_ids: list[int] = []
         lines: list[LineRecord] = []
         stop_reason, code = "", ""
@@ -189,15 +191,15 @@ class Attempt:
             line_index = len(lines)
             prefix = lm.decode(code_ids)
             timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
-            cands, signal = self.build_signal(sol_ids, sol_cache, prefix, line_index, timings)
+            cands, signal = self.build_signal(sol, prefix, line_index, timings)
             guided = bool(signal) and a.gamma != 0
             pair = None
             logits_c = None
-            if guided:  # p_dyn = head + signal + tail + code so far, on a copy of the head cache
+            if guided:  # p_dyn = head + signal + tail + code so far, on a fork of the head stream
                 t0 = time.perf_counter()
-                logits_c, dyn_cache = lm.prefill(lm.encode(signal) + h.tail_ids + code_ids, lm.fork(h.head_cache))
-                if st.batch_streams:
-                    pair = lm.pair(sol_cache, dyn_cache)
+                dyn = lm.fork(h.stream)
+                logits_c = lm.extend(dyn, lm.encode(signal) + h.tail_ids + code_ids)
+                pair = lm.pair(sol, dyn, batched=st.batch_streams)
                 timings["prefill_s"] = time.perf_counter() - t0
             # step 5: write the line, one guided token at a time
             t0 = time.perf_counter()
@@ -213,7 +215,6 @@ class Attempt:
                     stop_reason = "eos"
                     break
                 code_ids.append(tok)
-                sol_ids.append(tok)
                 text = lm.decode(code_ids)
                 done = finished_function(text, self.problem)
                 if done:
@@ -223,15 +224,13 @@ class Attempt:
                     stop_reason = "token_cap"
                     break
                 if pair is not None:
-                    logits_u, logits_c = lm.pair_step(tok, pair)
+                    logits_u, logits_c = lm.pair_step(pair, tok)
                 else:
-                    logits_u = lm.step(tok, sol_cache)
-                    if guided:
-                        logits_c = lm.step(tok, dyn_cache)
+                    logits_u = lm.step(sol, tok)
                 if "\n" in decision.token_text:
                     break
             if pair is not None:
-                sol_cache = lm.unpair_sol(pair)
+                sol = lm.unpair(pair)  # p_dyn is dropped: the next line gets a new signal
             timings["decode_s"] = time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings)
@@ -242,6 +241,7 @@ class Attempt:
                 self.on_line(line)
             if not stop_reason and len(lines) >= st.max_lines:
                 stop_reason = "line_cap"
+        lm.release(sol)  # (engines also free a stream's state when it is garbage collected)
         if not code:
             code = lm.decode(code_ids).split(FENCE, 1)[0]
         code = code.rstrip() + "\n" if code.strip() else ""

@@ -4,53 +4,35 @@ Loaded once per process and shared by every task (never passed through Prefect's
 """
 from __future__ import annotations
 
-import importlib
-import os
-import sys
+import json
 import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator
 
 from egcfg_core.decoding import SHUTDOWN
-from egcfg_core.streams import TransformersLM
+from egcfg_core.engines import DEFAULT_ENGINE, Engine, load_engine
 
 _lock = threading.Lock()
-_lms: dict[str, tuple[TransformersLM, str, float]] = {}
+_engines: dict[str, tuple[Engine, str, float]] = {}
 
 
-def get_lm(spec: str) -> tuple[TransformersLM, str, float]:
-    """(lm, model fingerprint, load seconds) for a model spec, loaded once per process.
-
-    ``spec`` is what ``egcfg_core.model.load_model`` takes, or ``factory:module:function`` for a
-    callable returning ``(model, tokenizer)`` (used by the tests' tiny model).
-    """
+def get_lm(spec: str, engine: str = DEFAULT_ENGINE, options: dict | None = None) -> tuple[Engine, str, float]:
+    """(engine, model fingerprint, load seconds) for a model spec on an engine, loaded once per
+    process (``egcfg_core.engines.load_engine``; ``factory:module:function`` specs give the tests'
+    tiny model on the transformers engine)."""
+    key = json.dumps([engine, spec, options or {}], sort_keys=True, default=str)
     with _lock:
-        if spec not in _lms:
+        if key not in _engines:
             t0 = time.perf_counter()
-            if spec.startswith("factory:"):
-                model, tok = _factory(spec)()
-                lm, fingerprint = TransformersLM(model, tok, name=spec), spec
-            else:
-                from egcfg_core.model import load_model, model_fingerprint
-
-                loaded = load_model(spec)
-                lm, fingerprint = TransformersLM(loaded.model, loaded.tokenizer, name=loaded.name), model_fingerprint(loaded)
-            _lms[spec] = (lm, fingerprint, time.perf_counter() - t0)
-        return _lms[spec]
+            lm, fingerprint = load_engine(engine, spec, options)
+            _engines[key] = (lm, fingerprint, time.perf_counter() - t0)
+        return _engines[key]
 
 
-def _factory(spec: str):
-    try:
-        _, mod, fn = spec.split(":", 2)
-    except ValueError:
-        raise ValueError(f"model spec {spec!r}: expected factory:module:function") from None
-    if os.getcwd() not in sys.path:  # like `python -m`: modules of the current folder
-        sys.path.append(os.getcwd())
-    try:
-        return getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e:
-        raise ValueError(f"model spec {spec!r}: cannot import {mod}.{fn}: {e}") from e
+def get_engine(config) -> tuple[Engine, str, float]:
+    """``get_lm`` for a sweep config's model, engine and engine options."""
+    return get_lm(config.model, config.engine, config.engine_options)
 
 
 def get_pool():

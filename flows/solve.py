@@ -17,7 +17,7 @@ from tasks.decode import run_agent_task
 from tasks.evaluate import evaluate_task
 from tasks.prompt import build_prompt_task
 
-from .runtime import get_lm, get_pool, stop_all_on_interrupt
+from .runtime import get_engine, get_pool, stop_all_on_interrupt
 
 
 @flow(name="egcfg-solve-problem", validate_parameters=False)
@@ -37,7 +37,7 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
                   ) -> tuple[SolveRecord, EvaluationRecord]:
     """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution."""
     t0 = time.perf_counter()
-    lm, _, _ = get_lm(config.model)
+    lm, _, _ = get_engine(config)
     pool = get_pool()
     grid = config.grid()
     head = build_prompt_task(problem, lm, fewshot)

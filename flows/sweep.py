@@ -21,7 +21,7 @@ from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selectio
 from storage.store import Store
 
 from . import progress
-from .runtime import get_lm, stop_all_on_interrupt
+from .runtime import get_engine, stop_all_on_interrupt
 from .solve import solve_problem_flow, solve_problem_task
 
 
@@ -88,7 +88,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
     config = config or load_config(config_path, overrides)
     run_id = config.run_id()
     loaded, fewshot = load_selection(config)
-    lm, fingerprint, load_s = get_lm(config.model)
+    lm, fingerprint, load_s = get_engine(config)
     with Store(db) as store:
         store.ensure_run(run_id, config.semantic(), fingerprint, code_version())
         store.record_skipped(run_id, loaded.skipped)

@@ -43,19 +43,18 @@ def worker(k: int, args, queue, deadline: float) -> None:
     from egcfg_core.agents import solve
     from egcfg_core.config import load_config
     from egcfg_core.evaluation import evaluate
-    from egcfg_core.model import load_model
     from egcfg_core.problems import mbpp_fewshot
     from egcfg_core.sandbox import SandboxPool
-    from egcfg_core.streams import TransformersLM
+    from egcfg_core.engines import load_engine
+    from egcfg_core.engines.transformers import TransformersEngine
+    from egcfg_core.model import load_model
 
     cfg = load_config(args.config, {"tasks": args.tasks} if args.tasks else None)
-    if cfg.model.startswith("factory:"):  # e.g. the tests' tiny model, for a smoke run
-        from flows.runtime import get_lm
-
-        lm = get_lm(cfg.model)[0]
-    else:
+    if cfg.engine != "transformers" or cfg.model.startswith("factory:"):  # e.g. the tests' tiny model
+        lm = load_engine(cfg.engine, cfg.model, cfg.engine_options)[0]
+    else:  # transformers on the requested device
         loaded = load_model(cfg.model, cache_dir=args.cache_dir, device=args.device)
-        lm = TransformersLM(loaded.model, loaded.tokenizer, name=loaded.name)
+        lm = TransformersEngine(loaded.model, loaded.tokenizer, name=loaded.name)
     fewshot = mbpp_fewshot(args.data_dir) if cfg.fewshot else None
     out = Path(args.out) / f"worker-{k}.pkl.gz"
     with SandboxPool(size=2) as pool:

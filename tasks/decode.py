@@ -13,11 +13,11 @@ from .explore import explore_task
 class PipelineAttempt(Attempt):
     """An attempt whose per-line exploration and execution run as Prefect tasks."""
 
-    def build_signal(self, sol_ids, sol_cache, prefix, line_index, timings):
+    def build_signal(self, sol, prefix, line_index, timings):
         if self.agent.gamma == 0 or not self.problem.visible_tests:
             return [], ""
         t0 = time.perf_counter()
-        cands = explore_task(self, sol_ids, sol_cache, prefix, line_index)
+        cands = explore_task(self, sol, prefix, line_index)
         timings["sample_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         cands = execute_task(self, cands)

@@ -3,6 +3,6 @@ from prefect.cache_policies import NO_CACHE
 
 
 @task(name="explore-candidates", cache_policy=NO_CACHE, retries=1)
-def explore_task(attempt, sol_ids, sol_cache, prefix, line_index):
+def explore_task(attempt, sol, prefix, line_index):
     """Step 1-2: s candidate continuations of d lines, made executable and deduplicated."""
-    return attempt.explore(sol_ids, sol_cache, prefix, line_index)
+    return attempt.explore(sol, prefix, line_index)

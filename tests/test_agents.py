@@ -4,7 +4,7 @@ import pytest
 from egcfg_core.agents import BASELINE, agent_grid, final_index, run_concurrently, solve
 from egcfg_core.decoding import DecodeSettings
 from egcfg_core.records import AgentConfig, AttemptRecord, Problem, TestCase, TestOutcome
-from egcfg_core.streams import TransformersLM
+from egcfg_core.engines.transformers import TransformersEngine
 from tests.tiny import tiny_model
 
 PROBLEM = Problem(
@@ -19,7 +19,7 @@ SETTINGS = DecodeSettings(max_new_tokens=24, max_lines=6, candidate_tokens_per_l
 @pytest.fixture(scope="module")
 def lm():
     model, tok = tiny_model(seed=1)
-    return TransformersLM(model, tok)
+    return TransformersEngine(model, tok)
 
 
 def test_grid_order_and_validation():

@@ -10,7 +10,7 @@ from egcfg_core.guidance import PlausibilityMask
 from egcfg_core.naive import naive_token
 from egcfg_core.prompts import build_prompt
 from egcfg_core.records import AgentConfig, Problem, TestCase
-from egcfg_core.streams import TransformersLM
+from egcfg_core.engines.transformers import TransformersEngine
 from tests.tiny import tiny_model
 
 
@@ -36,7 +36,7 @@ class FixedSignals(Attempt):
 
     signals: list[str] = []
 
-    def build_signal(self, sol_ids, sol_cache, prefix, line_index, timings):
+    def build_signal(self, sol, prefix, line_index, timings):
         return [], self.signals[line_index % len(self.signals)]
 
 
@@ -50,7 +50,7 @@ PROBLEM = Problem(task_id="toy/1", benchmark="toy", description="Write a program
 @pytest.fixture(scope="module")
 def lm():
     model, tok = tiny_model(seed=3)
-    return TransformersLM(NewlineBias(model, tok.convert_tokens_to_ids("\n")), tok)
+    return TransformersEngine(NewlineBias(model, tok.convert_tokens_to_ids("\n")), tok)
 
 
 def naive_decode(lm, parts, gamma, mask, n_tokens):

@@ -12,10 +12,10 @@ if not default_model_available():
 @pytest.fixture(scope="module")
 def lm():
     from egcfg_core.model import load_model
-    from egcfg_core.streams import TransformersLM
+    from egcfg_core.engines.transformers import TransformersEngine
 
     loaded = load_model("default")
-    return TransformersLM(loaded.model, loaded.tokenizer, name=loaded.name)
+    return TransformersEngine(loaded.model, loaded.tokenizer, name=loaded.name)
 
 
 def test_real_model_egcfg_solve_with_execution_signal(lm, data_dir):
