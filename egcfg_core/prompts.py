@@ -104,14 +104,15 @@ SIGNAL_FORMATS = ("v1", "v2")
 
 def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCase], *,
                   max_chars: int = 4000, trace_chars: int | None = None, format: str = "v1",
-                  prefix: str = "") -> str:
+                  prefix: str = "", complete: Sequence[int] = ()) -> str:
     """Render the executed candidates and their traces as the p_signal block ("" when none ran).
 
     Deterministic for the same records.  ``format`` "v1": each draft in sampling order, whole and
     numbered (so the traces' Lnn refer to it and the block does not read like code to continue),
     each execution's bounded trace; whole drafts while they fit in ``max_chars``.  "v2" (see
     ``_render_signal_v2``): ``prefix`` (the code so far) once, then the drafts' new lines only,
-    sorted by visible tests passed with the best LAST, each test as call / expected / actual.
+    sorted by visible tests passed with the best LAST, each test as call / expected / actual;
+    the candidates whose index is in ``complete`` (whole functions) are labelled so.
     """
     if format not in SIGNAL_FORMATS:
         raise ValueError(f"signal format must be one of {', '.join(SIGNAL_FORMATS)}, got {format!r}")
@@ -119,7 +120,8 @@ def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCas
     if not ran:
         return ""
     if format == "v2":
-        return _render_signal_v2(ran, tests, prefix, max_chars=max_chars, trace_chars=trace_chars)
+        return _render_signal_v2(ran, tests, prefix, max_chars=max_chars, trace_chars=trace_chars,
+                                 complete=frozenset(complete))
     from .tracing import render_trace
 
     n_exec = sum(len(c.executions) for c in ran)
@@ -236,7 +238,7 @@ def _test_line(ex, tests: Sequence[TestCase], width: int = 80) -> str:
 
 
 def _render_signal_v2(ran: Sequence[CandidateRecord], tests: Sequence[TestCase], prefix: str, *,
-                      max_chars: int, trace_chars: int | None) -> str:
+                      max_chars: int, trace_chars: int | None, complete: frozenset[int] = frozenset()) -> str:
     """The v2 block.  Drafts sorted by (tests passed, tests that did not error), ties in sampling
     order, the best last; a draft that does not pass everything also shows a short trace of its
     first failing test.  When the block is too long the WORST drafts are left out (the best one
@@ -256,6 +258,8 @@ def _render_signal_v2(ran: Sequence[CandidateRecord], tests: Sequence[TestCase],
         first, body = new_lines(cand.executable or "", prefix)
         shown = "\n".join(f"{i:>3}| {line}" for i, line in enumerate(body, first)) or "    (no new line)"
         verdict = "passes ALL tests" if passed == n_tests else f"passes {passed} of {n_tests} tests"
+        if cand.index in complete:  # a finished function: a failing one says "do not end like this"
+            verdict = "a complete function, " + verdict
         chunk = [f"\n\nDraft {n} ({verdict}) continues with:\n{shown}\nResults:"]
         execs = sorted(cand.executions, key=lambda e: e.test_index)
         chunk += ["\n" + _test_line(e, tests) for e in execs]
