@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .agents import agent_grid
-from .decoding import DecodeSettings
+from .decoding import DecodeSettings, skip_rules
 from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
 from .problems import BENCHMARKS, parse_task_selection
-from .prompts import PROMPT_VARIANTS
+from .prompts import PROMPT_VARIANTS, SIGNAL_FORMATS
 from .records import AgentConfig
 
 
@@ -71,6 +71,9 @@ class SweepConfig:
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
+        for key, default in _LATER_DECODE_DEFAULTS.items():  # settings added later: at their
+            if d["decode"].get(key) == default:  # default they leave the run id as it was
+                d["decode"].pop(key)
         if self.engine == "transformers" and not self.engine_options:
             d.pop("engine")  # transformers runs keep the ids they had before engines existed
             d.pop("engine_options")
@@ -100,6 +103,9 @@ _SECTIONS = {
             "eval_timeout_s": "eval_timeout_s"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
+# DecodeSettings fields added after run ids were first recorded (issue 10): left out of the run id
+# at these defaults, so the runs made before them keep their ids
+_LATER_DECODE_DEFAULTS = {"signal_format": "v1", "accept_verified": False, "skip_certain": ""}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -181,6 +187,14 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         decode[key] = value
     if "plausibility_alpha" in decode and decode["plausibility_alpha"] > 1:
         raise ConfigError(f"decode.plausibility_alpha: must be in [0, 1], got {decode['plausibility_alpha']!r}")
+    if "signal_format" in decode and decode["signal_format"] not in SIGNAL_FORMATS:
+        raise ConfigError(f"decode.signal_format: must be one of {', '.join(SIGNAL_FORMATS)}, "
+                          f"got {decode['signal_format']!r}")
+    if "skip_certain" in decode:
+        try:
+            skip_rules(decode["skip_certain"])
+        except ValueError as e:
+            raise ConfigError(f"decode.{e}") from e
     if "top_p" in decode and not 0 < decode["top_p"] <= 1:
         raise ConfigError(f"decode.top_p: must be in (0, 1], got {decode['top_p']!r}")
     if decode.get("max_new_tokens", 1) < 1:

@@ -20,6 +20,7 @@ loop only uses the protocol of ``engines/base.py`` and does not know which engin
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 import threading
@@ -61,6 +62,10 @@ class DecodeSettings:
     record_topk: int = 5
     batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward (where the engine can)
     seed: int = 0
+    # issue 10 (each off at its default, and then left out of the run id: old run ids stand)
+    signal_format: str = "v1"  # prompts.SIGNAL_FORMATS: "v2" = code so far once, best draft last
+    accept_verified: bool = False  # end the attempt with a candidate that is a whole function passing every visible test
+    skip_certain: str = ""  # comma list of SKIP_RULES: lines decoded unguided, without exploring
 
 
 @dataclass
@@ -76,6 +81,24 @@ class Head:
     def build(cls, lm: Engine, parts: PromptParts) -> "Head":
         head_ids, tail_ids = lm.encode(parts.head), lm.encode(parts.tail)
         return cls(parts, head_ids, tail_ids, lm.start(head_ids))
+
+
+# Lines where the signal is not needed (issue 10 part 3), each rule a prediction that the guided
+# line would equal the unguided one:
+#   header  the first line (the `def` line, whose name and arguments the prompt's tests fix)
+#   fence   the unguided stream's next token closes the code block (the function is done)
+#   agree   every candidate starts with the same line (exploration done, execution kept for
+#           verified candidates; only the p_dyn prefill and guided decoding are skipped)
+SKIP_RULES = ("header", "fence", "agree")
+
+
+def skip_rules(spec: str) -> frozenset[str]:
+    """The rules of a ``skip_certain`` setting; ValueError naming an unknown one."""
+    rules = frozenset(r.strip() for r in spec.split(",") if r.strip())
+    unknown = sorted(rules - set(SKIP_RULES))
+    if unknown:
+        raise ValueError(f"skip_certain: unknown rule(s) {', '.join(unknown)} (known: {', '.join(SKIP_RULES)})")
+    return rules
 
 
 def line_seed(base: int, task_id: str, agent: AgentConfig, line_index: int) -> int:
@@ -109,6 +132,51 @@ def finished_function(code: str, problem: Problem) -> tuple[str, str] | None:
     return None
 
 
+def whole_function(prefix: str, raw: str, problem: Problem) -> str | None:
+    """The code of ``prefix + raw`` when it is a whole function, else None.
+
+    Whole means: it defines ``problem.function_name`` at top level, compiles exactly as written
+    (no trimmed tail, no ``pass`` that extract_executable had to add to close an open block), and
+    is finished: the text ends the function (a closing fence, or a top-level statement after it,
+    as ``finished_function`` says), or the function's last statement is a ``return``/``raise`` at
+    the top of its body on a line the candidate completed (nothing after it could run).
+    """
+    if problem.kind != "function":
+        return None
+    done = finished_function(prefix + raw, problem)
+    src = done[0] if done else prefix + raw
+    if not src.strip() or (done is None and not src.endswith("\n")):
+        return None  # a line cut by the token cap may still parse (`return x` of `return x[1:]`)
+    exe = extract_executable(src)
+    if exe is None or exe.rstrip() != src.rstrip():
+        return None
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return None
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and n.name == problem.function_name), None)
+    if fn is None:
+        return None
+    if done is None and not isinstance(fn.body[-1], (ast.Return, ast.Raise)):
+        return None
+    return src.rstrip() + "\n"
+
+
+def verified_candidate(cands: list[CandidateRecord], prefix: str, problem: Problem,
+                       ) -> tuple[CandidateRecord, str] | None:
+    """The first candidate (by index) that is a whole function and passed every visible test."""
+    n = len(problem.visible_tests)
+    for c in cands:
+        if c.executable is None or c.duplicate_of is not None or len(c.executions) != n:
+            continue
+        if n and all(e.status == "passed" for e in c.executions):
+            code = whole_function(prefix, c.raw_text, problem)
+            if code is not None:
+                return c, code
+    return None
+
+
 class Attempt:
     """One agent's attempt at one problem (the line loop lives in ``run``)."""
 
@@ -120,6 +188,7 @@ class Attempt:
         self.cancel = cancel or threading.Event()
         self.on_line = on_line
         self.mask = PlausibilityMask(settings.plausibility_alpha, settings.plausibility_top_k)
+        self.skip = skip_rules(settings.skip_certain)
 
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
     def explore(self, sol, prefix: str, line_index: int) -> list[CandidateRecord]:
@@ -170,7 +239,31 @@ class Attempt:
         t0 = time.perf_counter()
         self.execute(cands)
         timings["execute_s"] = time.perf_counter() - t0
-        return cands, render_signal(cands, self.problem.visible_tests, max_chars=self.settings.signal_max_chars)
+        return cands, self.render(cands, prefix)
+
+    def render(self, cands: list[CandidateRecord], prefix: str) -> str:
+        """The signal block of executed candidates, in the run's signal format."""
+        st = self.settings
+        complete = [c.index for c in cands if c.executable is not None
+                    and whole_function(prefix, c.raw_text, self.problem) is not None] if st.signal_format == "v2" else []
+        return render_signal(cands, self.problem.visible_tests, max_chars=st.signal_max_chars,
+                             format=st.signal_format, prefix=prefix, complete=complete)
+
+    def certain(self, line_index: int, logits_u: torch.Tensor) -> str:
+        """The skip rule (``header``/``fence``) that makes this line's exploration moot, or ""."""
+        if "header" in self.skip and line_index == 0:
+            return "header"
+        if "fence" in self.skip:
+            top = int(logits_u.argmax())
+            if top in self.lm.eos_ids or FENCE in self.lm.token_text(top):
+                return "fence"
+        return ""
+
+    @staticmethod
+    def agree(cands: list[CandidateRecord]) -> bool:
+        """Every candidate starts with the same (non-empty) line."""
+        firsts = {c.raw_text.split("\n", 1)[0].rstrip() for c in cands}
+        return len(cands) > 1 and len(firsts) == 1 and bool(next(iter(firsts)).strip())
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> AttemptRecord:
@@ -184,6 +277,7 @@ class Attempt:
         code_ids: list[int] = []
         lines: list[LineRecord] = []
         stop_reason, code = "", ""
+        verified: tuple[int, int] | None = None  # (line, candidate) whose code ended the attempt
         while not stop_reason:
             if self.cancel.is_set() or SHUTDOWN.is_set():
                 stop_reason = "cancelled"
@@ -191,7 +285,23 @@ class Attempt:
             line_index = len(lines)
             prefix = lm.decode(code_ids)
             timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
-            cands, signal = self.build_signal(sol, prefix, line_index, timings)
+            skipped = self.certain(line_index, logits_u) if a.gamma != 0 else ""
+            cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings)
+            found = verified_candidate(cands, prefix, self.problem) if st.accept_verified else None
+            if found is not None:  # a whole function that passed every visible test: end with it
+                cand, code = found
+                stop_reason, verified = "verified", (line_index, cand.index)
+                line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
+                                  chosen_text=code[len(prefix):] if code.startswith(prefix) else code,
+                                  tokens=[], timings=timings)
+                lines.append(line)
+                for k in totals:
+                    totals[k] += timings[k]
+                if self.on_line:
+                    self.on_line(line)
+                break
+            if signal and "agree" in self.skip and self.agree(cands):
+                signal = ""  # explored and executed, but the signal would not change the line
             guided = bool(signal) and a.gamma != 0
             pair = None
             logits_c = None
@@ -253,7 +363,9 @@ class Attempt:
         totals["wall_s"] = time.perf_counter() - t_start
         passed = bool(code) and stop_reason != "cancelled" and all(o.status == "passed" for o in visible)
         return AttemptRecord(agent_index=self.agent_index, agent=a, code=code, stop_reason=stop_reason,
-                             lines=lines, visible=visible, passed_visible=passed, timings=totals)
+                             lines=lines, visible=visible, passed_visible=passed, timings=totals,
+                             verified_line=verified[0] if verified else None,
+                             verified_candidate=verified[1] if verified else None)
 
     def sample(self, logprobs: torch.Tensor, position: int) -> int:
         """A sampler agent's token: temperature t and top-p (stock warpers), seeded per position."""

@@ -124,19 +124,31 @@ def _numbered(code: str) -> str:
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(code.rstrip("\n").split("\n"), 1))
 
 
+SIGNAL_FORMATS = ("v1", "v2")
+
+
 def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCase], *,
-                  max_chars: int = 4000, trace_chars: int | None = None) -> str:
+                  max_chars: int = 4000, trace_chars: int | None = None, format: str = "v1",
+                  prefix: str = "", complete: Sequence[int] = ()) -> str:
     """Render the executed candidates and their traces as the p_signal block ("" when none ran).
 
-    Deterministic for the same records.  Each draft is shown with numbered lines (so the traces'
-    Lnn refer to it and the block does not read like code to continue); each execution's trace is
-    bounded, and the block as a whole is cut at ``max_chars``.
+    Deterministic for the same records.  ``format`` "v1": each draft in sampling order, whole and
+    numbered (so the traces' Lnn refer to it and the block does not read like code to continue),
+    each execution's bounded trace; whole drafts while they fit in ``max_chars``.  "v2" (see
+    ``_render_signal_v2``): ``prefix`` (the code so far) once, then the drafts' new lines only,
+    sorted by visible tests passed with the best LAST, each test as call / expected / actual;
+    the candidates whose index is in ``complete`` (whole functions) are labelled so.
     """
-    from .tracing import render_trace
-
+    if format not in SIGNAL_FORMATS:
+        raise ValueError(f"signal format must be one of {', '.join(SIGNAL_FORMATS)}, got {format!r}")
     ran = [c for c in candidates if c.executable is not None and c.duplicate_of is None and c.executions]
     if not ran:
         return ""
+    if format == "v2":
+        return _render_signal_v2(ran, tests, prefix, max_chars=max_chars, trace_chars=trace_chars,
+                                 complete=frozenset(complete))
+    from .tracing import render_trace
+
     n_exec = sum(len(c.executions) for c in ran)
     per_trace = trace_chars or max(200, (max_chars - 200 * len(ran)) // max(1, n_exec))
     drafts = []
@@ -162,4 +174,143 @@ def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCas
         shown = 1
     if shown < len(drafts):
         block += f"\n[{len(drafts) - shown} more drafts not shown]"
+    return block[:limit] + "\n"
+
+
+# ---- signal format v2: code so far once, new lines per draft, best draft last ------------------
+
+SIGNAL_INTRO_V2 = (
+    "\n\nExecution feedback. I sampled a few possible next lines for the code you have written so far "
+    "and ran each on the tests above. The drafts are sorted by how many tests they pass, the best LAST; "
+    "for each test: the call, the value the test expects, and what the draft returned (or its error). "
+    "Use it to write the next line correctly; do not copy these notes into the code."
+)
+
+
+def expected_of(test: TestCase) -> str | None:
+    """The expected value of an ``assert CALL == EXPECTED`` test (source text), else None.
+
+    Either side may be the call (``assert 3 == f(x)``); any other assert shape has no single
+    expected value and the signal shows the assert itself instead.
+    """
+    import ast
+
+    src, call = test.source.strip(), test.call.strip()
+    if not call:
+        return None
+    try:
+        tree = ast.parse(src)
+    except (SyntaxError, ValueError):
+        return None
+    stmt = next((n for n in reversed(tree.body) if isinstance(n, ast.Assert)), None)
+    if stmt is None or not isinstance(stmt.test, ast.Compare) or len(stmt.test.ops) != 1 \
+            or not isinstance(stmt.test.ops[0], ast.Eq):
+        return None
+    left, right = stmt.test.left, stmt.test.comparators[0]
+    seg = lambda n: ast.get_source_segment(src, n) or ast.unparse(n)  # noqa: E731
+    if seg(left).strip() == call:
+        return seg(right)
+    if seg(right).strip() == call:
+        return seg(left)
+    return None
+
+
+def returned_value(trace: dict) -> str | None:
+    """What the traced call of the target function returned (its repr), or None (it raised, never
+    returned, or the trace lost the return)."""
+    fn = trace.get("function_name")
+    value = None
+    for ev in trace.get("events") or []:
+        if ev.get("t") == "return" and ev.get("fn") == fn and int(ev.get("d") or 1) == 1:
+            value = ev.get("value")
+        elif ev.get("t") == "raise" and ev.get("fn") == fn and int(ev.get("d") or 1) == 1:
+            value = None
+    return None if value is None else str(value)
+
+
+def new_lines(executable: str, prefix: str) -> tuple[int, list[str]]:
+    """(first line number, lines) of ``executable`` after the lines it shares with ``prefix``."""
+    exe = executable.rstrip("\n").split("\n")
+    have = prefix.split("\n")[:-1] if prefix else []  # complete lines only
+    k = 0
+    while k < min(len(exe), len(have)) and exe[k] == have[k]:
+        k += 1
+    return k + 1, exe[k:]
+
+
+def _clip_text(s: str, n: int) -> str:
+    s = s.replace("\n", "\\n")
+    return s if len(s) <= n else s[: max(n - 3, 1)] + "..."
+
+
+def _test_line(ex, tests: Sequence[TestCase], width: int = 80) -> str:
+    test = tests[ex.test_index] if ex.test_index < len(tests) else None
+    trace = ex.trace or {}
+    call = (test.call.strip() if test and test.call else "") or str(trace.get("invocation") or "")
+    expected = expected_of(test) if test else None
+    if call and expected is not None:
+        head = f"{_clip_text(call, width)}  expected {_clip_text(expected, width)}"
+    else:
+        head = _clip_text(test.source.strip() if test else call or f"test {ex.test_index}", width * 2)
+    if ex.status == "passed":
+        got = returned_value(trace)
+        return f"  {head}  got {_clip_text(got, width)}  -> passed" if got is not None else f"  {head}  -> passed"
+    if ex.status == "failed":
+        got = returned_value(trace)
+        return f"  {head}  got {_clip_text(got, width)}  -> FAILED" if got is not None else f"  {head}  -> FAILED"
+    err = ex.error or ex.status
+    return f"  {head}  got {ex.status}: {_clip_text(err, width)}  -> FAILED"
+
+
+def _render_signal_v2(ran: Sequence[CandidateRecord], tests: Sequence[TestCase], prefix: str, *,
+                      max_chars: int, trace_chars: int | None, complete: frozenset[int] = frozenset()) -> str:
+    """The v2 block.  Drafts sorted by (tests passed, tests that did not error), ties in sampling
+    order, the best last; a draft that does not pass everything also shows a short trace of its
+    first failing test.  When the block is too long the WORST drafts are left out (the best one
+    is kept, cut if it must be)."""
+    from .tracing import render_trace
+
+    def score(c: CandidateRecord) -> tuple[int, int]:
+        return (sum(e.status == "passed" for e in c.executions),
+                sum(e.status in ("passed", "failed") for e in c.executions))
+
+    order = sorted(ran, key=score)  # stable: ties keep sampling order
+    n_tests = len(tests)
+    per_trace = trace_chars or 400
+    drafts = []
+    for n, cand in enumerate(order, 1):
+        passed = score(cand)[0]
+        first, body = new_lines(cand.executable or "", prefix)
+        shown = "\n".join(f"{i:>3}| {line}" for i, line in enumerate(body, first)) or "    (no new line)"
+        verdict = "passes ALL tests" if passed == n_tests else f"passes {passed} of {n_tests} tests"
+        if cand.index in complete:  # a finished function: a failing one says "do not end like this"
+            verdict = "a complete function, " + verdict
+        chunk = [f"\n\nDraft {n} ({verdict}) continues with:\n{shown}\nResults:"]
+        execs = sorted(cand.executions, key=lambda e: e.test_index)
+        chunk += ["\n" + _test_line(e, tests) for e in execs]
+        bad = next((e for e in execs if e.status != "passed" and e.trace), None)
+        if bad is not None:
+            rows = render_trace(bad.trace, max_steps=12, max_chars=per_trace).rstrip().split("\n")
+            rows = [r for r in rows if not r.startswith(("run: ", "verdict: "))]  # said in Results
+            chunk.append(f"\nTrace of {_clip_text(str(bad.trace.get('invocation') or 'the first failing test'), 80)}:\n"
+                         + "\n".join(rows))
+        drafts.append("".join(chunk))
+    code = "\n\nCode so far: (none yet)"
+    if prefix.strip():
+        rows = _numbered(prefix).split("\n")
+        while len(rows) > 1 and sum(len(r) + 1 for r in rows) > max_chars // 2:  # keep its end
+            rows.pop(0)
+        skipped = len(prefix.rstrip("\n").split("\n")) - len(rows)
+        code = "\n\nCode so far:\n" + (f"  ... (lines 1-{skipped} not repeated)\n" if skipped else "") + "\n".join(rows)
+    block, limit = SIGNAL_INTRO_V2 + code, max_chars - 1
+    kept: list[str] = []
+    for draft in reversed(drafts):  # best first, while they fit
+        if len(block) + sum(map(len, kept)) + len(draft) + 40 > limit:
+            break
+        kept.insert(0, draft)
+    if not kept:
+        kept = [drafts[-1][: max(0, limit - len(block) - 40)] + "\n[cut]"]
+    if len(kept) < len(drafts):
+        block += f"\n[{len(drafts) - len(kept)} worse drafts not shown]"
+    block += "".join(kept)
     return block[:limit] + "\n"

@@ -164,12 +164,16 @@ class AttemptRecord:
     agent_index: int
     agent: AgentConfig
     code: str  # the final function (setup code not included)
-    stop_reason: str  # "fence", "eos", "dedent", "token_cap", "line_cap", "cancelled", "error"
+    stop_reason: str  # "fence", "eos", "dedent", "token_cap", "line_cap", "verified", "cancelled", "error"
     lines: list[LineRecord]
     visible: list[TestOutcome]
     passed_visible: bool
     timings: dict[str, float]
     error: str = ""
+    # set when a verified candidate ended the attempt (stop_reason "verified", DecodeSettings.
+    # accept_verified): its line and candidate index; ``code`` is that candidate's function
+    verified_line: int | None = None
+    verified_candidate: int | None = None
 
 
 @dataclass

@@ -284,7 +284,8 @@ def open_shards(paths_or_glob: str | Path | Iterable[str | Path]) -> duckdb.Duck
         if not have:  # a later-added table that no (older) shard has yet: present and empty
             _create_empty(con, table)
             continue
-        union = " UNION ALL ".join(f"SELECT * FROM shard{i}.main.{table}" for i in have)
+        # BY NAME: a shard written before a column was added (e.g. attempts.verified_line) reads NULL there
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM shard{i}.main.{table}" for i in have)
         con.execute(f"CREATE VIEW {table} AS {union}")
     return con
 

@@ -100,7 +100,7 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "agent_index", "agent_name", "t", "gamma", "s", "d", "outcome", "stop_reason",
         "passed_visible", "is_winner", "is_final", "code", "error", "visible", "n_lines",
-        "n_tokens", "timings")}
+        "n_tokens", "timings", "verified_line", "verified_candidate")}
     for a in solve.attempts:
         cols["agent_index"].append(a.agent_index)
         cols["agent_name"].append(a.agent.name)
@@ -119,11 +119,14 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
         cols["n_lines"].append(len(a.lines))
         cols["n_tokens"].append(sum(len(ln.tokens) for ln in a.lines))
         cols["timings"].append(_timings(a.timings, f"{task_id} agent {a.agent_index}"))
+        cols["verified_line"].append(a.verified_line)
+        cols["verified_candidate"].append(a.verified_candidate)
     n = len(solve.attempts)
     types = {"agent_index": I32, "agent_name": STR, "t": F64, "gamma": F64, "s": I32,
              "d": I32, "outcome": STR, "stop_reason": STR, "passed_visible": BOOL,
              "is_winner": BOOL, "is_final": BOOL, "code": STR, "error": STR,
-             "visible": VISIBLE, "n_lines": I32, "n_tokens": I32, "timings": TIMINGS}
+             "visible": VISIBLE, "n_lines": I32, "n_tokens": I32, "timings": TIMINGS,
+             "verified_line": I32, "verified_candidate": I32}
     return _table({"run_id": (STR, [run_id] * n), "task_id": (STR, [task_id] * n),
                    **{k: (types[k], v) for k, v in cols.items()}})
 

@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (run_id, task_id, agent_index)
 );
 
+-- Added after schema version 1 without a bump (ADD COLUMN IF NOT EXISTS gives old stores the
+-- columns on their next writable open; older rows read NULL): the verified candidate that ended
+-- the attempt (stop_reason 'verified', decode.accept_verified), NULL when none did.
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS verified_line INTEGER;       -- its line_index
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS verified_candidate INTEGER;  -- its candidate_index
+
 -- One row per generated line.
 CREATE TABLE IF NOT EXISTS lines (
     run_id        VARCHAR NOT NULL,

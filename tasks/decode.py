@@ -4,7 +4,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from egcfg_core.decoding import Attempt
-from egcfg_core.prompts import render_signal
 
 from .execute import execute_task
 from .explore import explore_task
@@ -22,7 +21,7 @@ class PipelineAttempt(Attempt):
         t0 = time.perf_counter()
         cands = execute_task(self, cands)
         timings["execute_s"] = time.perf_counter() - t0
-        return cands, render_signal(cands, self.problem.visible_tests, max_chars=self.settings.signal_max_chars)
+        return cands, self.render(cands, prefix)
 
 
 @task(name="guided-decoding", cache_policy=NO_CACHE)

@@ -49,3 +49,95 @@ def test_signal_is_deterministic_bounded_and_skips_duplicates():
     assert render_signal([_cand(2, None, [])], tests) == ""
     many = [_cand(i, f"def add(a, b):\n    return a - {i}\n" + "#" * 300 + "\n", ["failed"]) for i in range(40)]
     assert len(render_signal(many, tests, max_chars=1200)) <= 1201
+
+
+# ---- signal format v2 -------------------------------------------------------------------------
+
+from egcfg_core.prompts import expected_of, new_lines, returned_value  # noqa: E402
+
+V2_TESTS = (TestCase(source="assert add(1, 2) == 3", call="add(1, 2)"),
+            TestCase(source="assert 7 == add(3, 4)", call="add(3, 4)"))
+PREFIX = "def add(a, b):\n"
+
+
+def _traced(i, exe, outcomes):
+    """A candidate whose executions carry harness-shaped traces: outcomes = [(status, returned, error)]."""
+    execs = []
+    for k, (status, value, error) in enumerate(outcomes):
+        events = [{"t": "call", "fn": "add", "d": 1, "ln": 1, "args": {"a": "1", "b": "2"}},
+                  {"t": "line", "fn": "add", "d": 1, "ln": 2, "vars": {"c": "-1"}}]
+        events.append({"t": "return", "fn": "add", "d": 1, "value": value} if value is not None
+                      else {"t": "raise", "fn": "add", "d": 1})
+        trace = {"function_name": "add", "invocation": V2_TESTS[k].call, "events": events, "status": status,
+                 "error": error, "exception": None, "kind": "function"}
+        execs.append(ExecutionRecord(candidate_index=i, test_index=k, status=status, error=error, trace_text="",
+                                     trace=trace, duration_s=0.0))
+    return CandidateRecord(index=i, raw_text="", executable=exe, executions=execs)
+
+
+def _v2_cands():
+    return [_traced(0, PREFIX + "    return a + b\n", [("passed", "3", ""), ("passed", "7", "")]),
+            _traced(1, PREFIX + "    c = a - b\n    return c\n", [("failed", "-1", "AssertionError"),
+                                                                    ("failed", "-1", "AssertionError")]),
+            _traced(2, PREFIX + "    return a / 0\n", [("error", None, "ZeroDivisionError: division by zero"),
+                                                       ("error", None, "ZeroDivisionError: division by zero")])]
+
+
+def test_v2_sorts_drafts_by_tests_passed_with_the_best_last():
+    sig = render_signal(_v2_cands(), V2_TESTS, format="v2", prefix=PREFIX)
+    # the passing draft was sampled first; v2 shows it last, the erroring one first
+    assert sig.index("return a / 0") < sig.index("c = a - b") < sig.index("return a + b")
+    assert "Draft 1 (passes 0 of 2 tests)" in sig and "Draft 3 (passes ALL tests)" in sig
+    assert sig.rstrip().endswith("-> passed")
+    # v1 (the default) keeps sampling order
+    v1 = render_signal(_v2_cands(), V2_TESTS)
+    assert v1 == render_signal(_v2_cands(), V2_TESTS, format="v1")
+    assert v1.index("return a + b") < v1.index("c = a - b") < v1.index("return a / 0")
+
+
+def test_v2_shows_the_code_so_far_once_and_each_drafts_new_lines_only():
+    sig = render_signal(_v2_cands(), V2_TESTS, format="v2", prefix=PREFIX)
+    assert sig.count("def add(a, b):") == 1 and "Code so far:\n  1| def add(a, b):" in sig
+    assert "  2|     c = a - b\n  3|     return c" in sig  # numbered as in the program the traces ran
+    v1 = render_signal(_v2_cands(), V2_TESTS)
+    assert v1.count("def add(a, b):") == 3
+
+
+def test_v2_puts_call_expected_and_actual_side_by_side():
+    sig = render_signal(_v2_cands(), V2_TESTS, format="v2", prefix=PREFIX)
+    assert "add(1, 2)  expected 3  got -1  -> FAILED" in sig
+    assert "add(3, 4)  expected 7  got 7  -> passed" in sig  # expected taken from either side of ==
+    assert "add(1, 2)  expected 3  got error: ZeroDivisionError: division by zero  -> FAILED" in sig
+    # failing drafts get a short trace (without the run/verdict lines Results already say)
+    assert "Trace of add(1, 2):\n  => add(a=1, b=2)\n  L2  c = -1" in sig and "verdict:" not in sig
+
+
+def test_v2_drops_the_worst_drafts_first_when_too_long():
+    cands = [_traced(i, PREFIX + f"    return a - {i}\n" + "    #" + "x" * 200 + "\n",
+                     [("failed", "0", "AssertionError")] * 2) for i in range(1, 12)]
+    cands.append(_traced(99, PREFIX + "    return a + b\n", [("passed", "3", ""), ("passed", "7", "")]))
+    sig = render_signal(cands, V2_TESTS, format="v2", prefix=PREFIX, max_chars=1500)
+    assert len(sig) <= 1500
+    assert "return a + b" in sig and "worse drafts not shown" in sig
+    # a long code-so-far is shown by its end, keeping the line numbers
+    long_prefix = PREFIX + "".join(f"    x{i} = {i}\n" for i in range(200))
+    cands = [_traced(0, long_prefix + "    return a + b\n", [("passed", "3", ""), ("passed", "7", "")])]
+    sig = render_signal(cands, V2_TESTS, format="v2", prefix=long_prefix, max_chars=1500)
+    assert len(sig) <= 1500 and "not repeated" in sig and "202|     return a + b" in sig
+
+
+def test_v2_helpers():
+    assert expected_of(TestCase(source="assert f(1) == [1, 2]", call="f(1)")) == "[1, 2]"
+    assert expected_of(TestCase(source="import math\nassert math.isclose(f(1), 2.0)", call="f(1)")) is None
+    assert expected_of(TestCase(source="assert set(f(1)) == {1}", call="f(1)")) is None
+    assert expected_of(TestCase(source="assert f(1) == 2", call="")) is None
+    assert returned_value({"function_name": "f", "events": [
+        {"t": "call", "fn": "f", "d": 1}, {"t": "call", "fn": "f", "d": 2}, {"t": "return", "fn": "f", "d": 2, "value": "1"},
+        {"t": "return", "fn": "f", "d": 1, "value": "2"}]}) == "2"
+    assert returned_value({"function_name": "f", "events": [{"t": "raise", "fn": "f", "d": 1}]}) is None
+    # an executable that closed an open block with `pass` shows that pass among its new lines
+    assert new_lines("def f(x):\n    for i in x:\n        pass\n", "def f(x):\n") == (2, ["    for i in x:", "        pass"])
+    assert new_lines("def f(x):\n    return x\n", "") == (1, ["def f(x):", "    return x"])
+    import pytest
+    with pytest.raises(ValueError, match="signal format"):
+        render_signal(_v2_cands(), V2_TESTS, format="v3")

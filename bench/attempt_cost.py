@@ -1,0 +1,126 @@
+"""What an EG-CFG attempt costs against a plain sampled attempt (issue 10 part 6), in one run.
+
+On a fixed dev selection (default: MBPP 13 and 14, two tasks greedy fails, so EG-CFG has lines to
+guide), every problem gets the same agents, each run to the end (no agent stops another):
+one EG-CFG agent per ``--gamma`` (default γ = 1; t = 0.7, s = 3, d = 2) and ``--samplers`` sampler agents (γ = 0,
+t = 0.7: the no-guidance ablation's attempt).  Printed: the mean seconds per attempt of each kind
+by stage (sample = candidate sampling, execute = sandboxed traced runs, prefill = the prompt and
+p_dyn prefills, decode = the tokens of the solution, test = the visible-test run of the finished
+code), then the ratio of the mean attempt wall times as the last line:
+
+    eg-cfg/sampler attempt = X.XX
+
+The goal of issue 10 is <= 2.0.  Decode settings (``[decode]`` fields of a sweep config: the
+signal format, verified candidates, skipping certain lines, ...) are set with ``--set key=value``
+for both kinds, so one command measures a variant:
+
+    .venv/bin/python bench/attempt_cost.py                          # ~3 minutes on 2 free cores
+    .venv/bin/python bench/attempt_cost.py --set signal_format=v2
+    .venv/bin/python bench/attempt_cost.py --tasks 11-20 --gamma 0.5,1 --samplers 2   # more
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from egcfg_core.config import build_config  # noqa: E402
+from egcfg_core.decoding import Attempt, Head  # noqa: E402
+from egcfg_core.prompts import build_prompt  # noqa: E402
+from egcfg_core.records import AgentConfig  # noqa: E402
+
+STAGES = ("sample_s", "execute_s", "prefill_s", "decode_s", "test_s")
+
+
+def _value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for typ in (int, float):
+        try:
+            return typ(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_sets(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected key=value")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def agents(gammas: list[float], n_samplers: int, t: float, s: int, d: int) -> list[AgentConfig]:
+    """One EG-CFG agent per γ, then ``n_samplers`` samplers (their own seeds by replicate)."""
+    return ([AgentConfig(t=t, gamma=g, s=s, d=d) for g in gammas]
+            + [AgentConfig(t=t, gamma=0.0, s=0, d=0, replicate=r) for r in range(n_samplers)])
+
+
+def summarise(kind: str, records: list[dict]) -> float:
+    wall = statistics.mean(r["wall_s"] for r in records)
+    parts = "  ".join(f"{st[:-2]} {statistics.mean(r.get(st, 0.0) for r in records):6.2f}" for st in STAGES)
+    lines = statistics.mean(r["lines"] for r in records)
+    print(f"{kind:<8} {len(records):>2} attempts  wall {wall:6.2f} s  {parts}  ({lines:.1f} lines)")
+    return wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--benchmark", default="mbpp")
+    ap.add_argument("--tasks", default="13,14", help="task selection (dev split only), e.g. 13,14 or 11-20")
+    ap.add_argument("--samplers", type=int, default=1, help="sampler attempts per problem")
+    ap.add_argument("--t", type=float, default=0.7)
+    ap.add_argument("--gamma", default="1.0", help="γ of the EG-CFG agents, one attempt each (e.g. 0.5,1)")
+    ap.add_argument("--s", type=int, default=3)
+    ap.add_argument("--d", type=int, default=2)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a DecodeSettings field")
+    args = ap.parse_args()
+    gammas = [float(g) for g in args.gamma.split(",") if g.strip()]
+    if not gammas or min(gammas) <= 0 or args.samplers < 1:
+        raise SystemExit("--gamma needs values > 0 and --samplers must be >= 1")
+
+    from egcfg_core.engines import load_engine
+    from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
+    from egcfg_core.sandbox import SandboxPool
+
+    cfg = build_config({"data": {"benchmark": args.benchmark, "tasks": args.tasks},
+                        "decode": {"max_new_tokens": args.max_new_tokens, **parse_sets(args.set)}})
+    data_dir = resolve_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
+    sel = parse_task_selection(cfg.tasks)
+    problems = load_problems(cfg.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
+    fewshot = mbpp_fewshot(data_dir) if cfg.benchmark.startswith("mbpp") else None
+    lm, _ = load_engine(cfg.engine, args.model, cfg.engine_options)
+    grid = agents(gammas, args.samplers, args.t, args.s, args.d)
+    print(f"model {lm.name}; {len(problems)} problems ({cfg.tasks}); per problem {len(gammas)} EG-CFG "
+          f"(t={args.t:g}, γ={args.gamma}, s={args.s}, d={args.d}) + {args.samplers} sampler attempts; "
+          f"decode {parse_sets(args.set) or 'defaults'}")
+    kinds: dict[str, list[dict]] = {"eg-cfg": [], "sampler": []}
+    with SandboxPool(2) as pool:
+        for problem in problems:
+            t0 = time.perf_counter()
+            head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+            head_s = time.perf_counter() - t0
+            for i, agent in enumerate(grid):
+                rec = Attempt(lm, problem, head, agent, i, cfg.decode, pool=pool).run()
+                row = {**rec.timings, "lines": len(rec.lines)}
+                kinds["sampler" if agent.is_sampler else "eg-cfg"].append(row)
+                print(f"  {problem.task_id} {agent.name:<22} {rec.timings['wall_s']:6.1f} s  {len(rec.lines):>2} lines"
+                      f"  {rec.stop_reason:<9} visible {'pass' if rec.passed_visible else 'fail'}", flush=True)
+            print(f"  {problem.task_id} shared prompt head: {head_s:.2f} s (not counted in either)")
+    eg = summarise("eg-cfg", kinds["eg-cfg"])
+    sampler = summarise("sampler", kinds["sampler"])
+    print(f"eg-cfg/sampler attempt = {eg / sampler:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Issue 10: verified candidates end the attempt (accept_verified), lines that need no exploration
+are decoded unguided (skip_certain), and both are recorded settings (run ids at the defaults
+unchanged).  Candidates are scripted; their execution is real (the sandbox)."""
+from dataclasses import replace
+
+import pytest
+import torch
+
+from egcfg_core.config import ConfigError, load_config
+from egcfg_core.decoding import Attempt, DecodeSettings, Head, verified_candidate, whole_function
+from egcfg_core.executable import extract_executable
+from egcfg_core.prompts import build_prompt
+from egcfg_core.records import AgentConfig, CandidateRecord, ExecutionRecord, Problem, TestCase
+from egcfg_core.engines.transformers import TransformersEngine
+from tests.test_decoding import NewlineBias
+from tests.tiny import tiny_model
+
+ADD = Problem(task_id="toy/add", benchmark="toy", description="Write a function to add two numbers.",
+              function_name="add",
+              visible_tests=(TestCase(source="assert add(1, 2) == 3", call="add(1, 2)"),
+                             TestCase(source="assert add(3, 4) == 7", call="add(3, 4)")),
+              hidden_tests=())
+
+
+def test_whole_function_tells_finished_functions_from_stubs():
+    w = lambda prefix, raw: whole_function(prefix, raw, ADD)  # noqa: E731
+    body = "def add(a, b):\n"
+    assert w(body, "    return a + b\n") == "def add(a, b):\n    return a + b\n"  # a top-level return
+    assert w(body, "    return a + b\n```") == "def add(a, b):\n    return a + b\n"  # the fence ends it
+    assert w(body, "    c = a + b\n```") == "def add(a, b):\n    c = a + b\n"  # ended, no return needed
+    assert w(body, "    c = a + b\nprint(add(1, 2))\n") == "def add(a, b):\n    c = a + b\n"  # dedent
+    assert w(body, "    c = a + b\n    return c\n") is not None
+    # not finished: more lines may follow
+    assert w(body, "    c = a + b\n    d = c\n") is None
+    assert w(body, "    if a:\n        return a + b\n") is None  # a return inside a block
+    # a stub that needed `pass` to run, or a tail cut by the token cap, is not a whole function
+    assert extract_executable(body + "    for i in range(a):\n") is not None
+    assert w(body, "    for i in range(a):\n") is None
+    assert w(body, "    return a +") is None and w(body, "    return a") is None
+    assert w("def other(a, b):\n", "    return a + b\n") is None  # not the target function
+    assert whole_function(body, "    return a + b\n", replace(ADD, kind="stdio", function_name="")) is None
+
+
+def _executed(i, raw, statuses, prefix="def add(a, b):\n"):
+    c = CandidateRecord(index=i, raw_text=raw, executable=extract_executable(prefix + raw))
+    c.executions = [ExecutionRecord(i, k, s, "", "", {}, 0.0) for k, s in enumerate(statuses)]
+    return c
+
+
+def test_verified_candidate_is_the_first_whole_function_passing_everything():
+    prefix = "def add(a, b):\n"
+    cands = [_executed(0, "    return a + b + 0 * a\n", ["passed", "failed"]),
+             _executed(1, "    c = a + b\n    d = c\n", ["passed", "passed"]),  # passes, unfinished
+             _executed(2, "    return b + a\n", ["passed", "passed"]),
+             _executed(3, "    return a + b\n", ["passed", "passed"])]
+    cand, code = verified_candidate(cands, prefix, ADD)
+    assert cand.index == 2 and code == "def add(a, b):\n    return b + a\n"
+    assert verified_candidate(cands[:2], prefix, ADD) is None
+
+
+@pytest.fixture(scope="module")
+def lm():
+    model, tok = tiny_model(seed=3)
+    return TransformersEngine(NewlineBias(model, tok.convert_tokens_to_ids("\n")), tok)
+
+
+class Scripted(Attempt):
+    """Candidates given per line (raw texts), executed for real; records which lines explored."""
+
+    raws: list[str] = []
+    explored: list[int]
+
+    def explore(self, sol, prefix, line_index):
+        self.explored.append(line_index)
+        out = []
+        for j, raw in enumerate(self.raws):
+            out.append(CandidateRecord(index=j, raw_text=raw, executable=extract_executable(prefix + raw)))
+        return out
+
+
+def _attempt(lm, settings, raws):
+    Scripted.raws = raws
+    head = Head.build(lm, build_prompt(ADD, lm.tokenizer))
+    att = Scripted(lm, ADD, head, AgentConfig(t=0.7, gamma=1.0, s=len(raws), d=2), 1, settings)
+    att.explored = []
+    return att
+
+
+def test_accept_verified_ends_the_attempt_with_the_candidate(lm):
+    raws = ["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"]
+    settings = DecodeSettings(max_new_tokens=12, max_lines=3, accept_verified=True)
+    rec = _attempt(lm, settings, raws).run()
+    assert rec.stop_reason == "verified" and (rec.verified_line, rec.verified_candidate) == (0, 1)
+    assert rec.code == "def add(a, b):\n    return a + b\n" and rec.passed_visible
+    assert len(rec.lines) == 1 and rec.lines[0].tokens == [] and rec.lines[0].chosen_text == rec.code
+    assert rec.lines[0].signal_text  # the signal was built (and recorded) before the check
+    # off (the default): the same candidates only guide, the tiny model writes its own code
+    off = _attempt(lm, replace(settings, accept_verified=False), raws).run()
+    assert off.stop_reason != "verified" and off.verified_line is None and off.code != rec.code
+
+
+def test_skip_rules(lm):
+    raws = ["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a * b\n"]
+    settings = DecodeSettings(max_new_tokens=40, max_lines=3, skip_certain="header")
+    att = _attempt(lm, settings, raws)
+    rec = att.run()
+    assert 0 not in att.explored and rec.lines[0].candidates == [] and rec.lines[0].signal_text == ""
+    assert all(not d.argmax_changed for d in rec.lines[0].tokens)  # decoded unguided
+    assert len(rec.lines) > 1 and 1 in att.explored and rec.lines[1].candidates  # later lines explore
+    # agree: explored and executed, but no signal when every candidate starts the same
+    att = _attempt(lm, replace(settings, skip_certain="agree"), raws)
+    rec = att.run()
+    assert rec.lines[0].candidates and rec.lines[0].candidates[0].executions and rec.lines[0].signal_text == ""
+    assert Attempt.agree(rec.lines[0].candidates)
+    assert not Attempt.agree([CandidateRecord(0, "x = 1\n", None), CandidateRecord(1, "y = 1\n", None)])
+    # fence: the unguided stream's next token is EOS (or closes the code block)
+    att = _attempt(lm, replace(settings, skip_certain="fence"), raws)
+    logits = torch.zeros(len(lm.tokenizer))
+    logits[next(iter(lm.eos_ids))] = 5.0
+    assert att.certain(3, logits) == "fence"
+    logits = torch.zeros(len(lm.tokenizer))
+    logits[lm.encode("`")[0]] = 5.0  # the tiny tokenizer's backtick: not a whole fence
+    assert att.certain(3, logits) == ""
+    logits = torch.zeros(len(lm.tokenizer))
+    logits[lm.encode("x")[0]] = 5.0
+    assert att.certain(3, logits) == ""
+
+
+def test_settings_are_validated_and_leave_old_run_ids_alone():
+    base = load_config("configs/mbpp_cpu.toml")
+    same = load_config("configs/mbpp_cpu.toml", {"signal_format": "v1", "accept_verified": False, "skip_certain": ""})
+    assert same.run_id() == base.run_id()
+    assert not {"signal_format", "accept_verified", "skip_certain"} & set(base.semantic()["decode"])
+    ids = {load_config("configs/mbpp_cpu.toml", o).run_id() for o in
+           ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,agree"})}
+    assert len(ids) == 3 and base.run_id() not in ids
+    with pytest.raises(ConfigError, match="signal_format"):
+        load_config(None, {"signal_format": "v3"})
+    with pytest.raises(ConfigError, match="skip_certain.*nope"):
+        load_config(None, {"skip_certain": "header,nope"})
+
+
+def test_the_store_records_which_candidate_ended_an_attempt(tmp_path):
+    from storage import Store, config_hash, open_shards
+    from tests.test_storage import CONFIG, make_solve
+
+    solve = make_solve("Mbpp/1")
+    solve.attempts[2] = replace(solve.attempts[2], stop_reason="verified", verified_line=1, verified_candidate=0)
+    old = tmp_path / "old.duckdb"
+    with Store(old) as store:  # a store of before the columns, as an old shard would be
+        store.query("SELECT 1")
+    import duckdb
+    con = duckdb.connect(str(old))
+    con.execute("ALTER TABLE attempts DROP COLUMN verified_line")
+    con.execute("ALTER TABLE attempts DROP COLUMN verified_candidate")
+    con.close()
+    with Store(tmp_path / "new.duckdb") as store:
+        run_id = store.ensure_run(config_hash(CONFIG), CONFIG, "m", "v")
+        store.write_problem(run_id, solve, None, wall_s=1.0)
+        rows = store.query("SELECT agent_index, stop_reason, verified_line, verified_candidate FROM attempts "
+                           "ORDER BY agent_index").to_pylist()
+    assert [(r["verified_line"], r["verified_candidate"]) for r in rows] == [(None, None), (None, None), (1, 0)]
+    assert rows[2]["stop_reason"] == "verified"
+    # shards with and without the columns read together (NULL where a shard lacks them)
+    con = open_shards(str(tmp_path / "*.duckdb"))
+    assert con.execute("SELECT count(*), count(verified_line) FROM attempts").fetchall() == [(3, 1)]
