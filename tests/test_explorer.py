@@ -127,3 +127,17 @@ def test_click_through_in_chromium(db, tmp_path):
         assert page.evaluate("window.PWNED === undefined")
         page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
         b.close()
+
+
+def test_explore_command_writes_the_page_and_names_a_bad_run(db, tmp_path):
+    from typer.testing import CliRunner
+
+    from egcfg_cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["explore", RUN_H, "--db", str(db), "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert "1 problems" in " ".join(res.output.split()) and (tmp_path / "cli" / "index.html").is_file()
+    bad = runner.invoke(app, ["explore", "zzzz9999", "--db", str(db), "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "zzzz9999" in " ".join(bad.output.split())
+    assert not (tmp_path / "bad" / "index.html").exists()
