@@ -226,14 +226,17 @@ def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
         if not files:
             continue
         pattern = _sql_str(root / table / "**" / "*.parquet")
-        (cols,) = first(con.execute(
-            "SELECT list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_name = ?", [table]))
+        cols = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
         con.execute(f"DROP TABLE {table}")
-        # Keep the store's column order (the partition column comes last in the files).
-        con.execute(
-            f"CREATE VIEW {table} AS SELECT {', '.join(cols)} FROM read_parquet({pattern}, "
-            f"hive_partitioning = true, hive_types = {{'run_id': VARCHAR}}, union_by_name = true)")
+        source = (f"read_parquet({pattern}, hive_partitioning = true, hive_types = {{'run_id': VARCHAR}}, "
+                  f"union_by_name = true)")
+        present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        # Keep the store's column order (the partition column comes last in the files); a column
+        # added to the schema after the export was written (e.g. attempts.verified_line) reads NULL.
+        select = [c if c in present else f"CAST(NULL AS {t}) AS {c}" for c, t in cols]
+        con.execute(f"CREATE VIEW {table} AS SELECT {', '.join(select)} FROM {source}")
     return con
 
 
