@@ -333,16 +333,25 @@ def _torch_dtype(dtype: str):
     return getattr(torch, dtype)
 
 
-def _apply_threads() -> None:
+def env_threads() -> int | None:
+    """The thread count EGCFG_THREADS asks for (None when unset); ValueError when it is not a
+    positive integer.  Read by the transformers loader and the llama.cpp engine."""
     raw = os.environ.get("EGCFG_THREADS", "").strip()
     if not raw:
-        return
+        return None
     try:
         n = int(raw)
     except ValueError:
         n = 0
     if n <= 0:
         raise ValueError(f"EGCFG_THREADS must be a positive integer, got {raw!r}")
+    return n
+
+
+def _apply_threads() -> None:
+    n = env_threads()
+    if n is None:
+        return
     import torch
 
     if torch.get_num_threads() != n:

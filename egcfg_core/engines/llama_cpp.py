@@ -48,14 +48,13 @@ PINNED = "0.3.36"  # llama-cpp-python; the pyproject extra `llama-cpp` pins the 
 
 def default_threads() -> int:
     """EGCFG_THREADS, else the CPUs this process may use."""
-    raw = os.environ.get("EGCFG_THREADS", "").strip()
-    if raw:
-        try:
-            n = int(raw)
-        except ValueError:
-            n = 0
-        if n <= 0:
-            raise EngineError(f"EGCFG_THREADS must be a positive integer, got {raw!r}")
+    from ..model import env_threads
+
+    try:
+        n = env_threads()
+    except ValueError as e:
+        raise EngineError(str(e)) from e
+    if n is not None:
         return n
     try:
         return len(os.sched_getaffinity(0))
