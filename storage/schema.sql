@@ -20,6 +20,12 @@ CREATE TABLE IF NOT EXISTS runs (
     timings       MAP(VARCHAR, DOUBLE)        -- run-level timings (model_load_s, ...)
 );
 
+-- Added after schema version 1 without a bump (old stores get it on their next writable open;
+-- their runs read NULL = not recorded): which sandbox isolation ran the run's code, each kind
+-- seen by its sessions once (SandboxPool.isolation's words, e.g. 'bwrap (bundled: /path)' or
+-- 'none: resource limits only (why)').  Not part of the config: it does not change results.
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS isolation VARCHAR[];
+
 -- One row per problem of a run. status = 'done' with done_at set is the done-marker: it is
 -- committed in the same transaction as every other row of the problem.
 CREATE TABLE IF NOT EXISTS problems (

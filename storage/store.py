@@ -103,6 +103,7 @@ class RunInfo:
     updated_at: datetime
     done: int
     failed: int
+    isolation: tuple[str, ...] = ()  # sandbox isolation kinds that ran its code; () = not recorded
 
 
 def canonical_json(config: dict[str, Any]) -> str:
@@ -376,6 +377,13 @@ class Store:
                 self._reopen()
             yield self._con
 
+    @contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The open connection, under the store's lock, for read queries of other modules (e.g.
+        ``reports.report.collect`` at the end of a sweep); hold it briefly: writes wait."""
+        with self._use() as con:
+            yield con
+
     def _reopen(self) -> None:
         deadline = time.monotonic() + WRITER_WAIT_S
         warned = False
@@ -495,7 +503,8 @@ class Store:
             now = _utcnow()
             with self._transaction(f"run {run_id}") as con:
                 con.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, MAP {})",
+                    "INSERT INTO runs (run_id, config, model, code_version, created_at, updated_at, "
+                    "timings) VALUES (?, ?, ?, ?, ?, ?, MAP {})",
                     [run_id, cfg, str(model), str(code_version), now, now])
         return run_id
 
@@ -512,6 +521,18 @@ class Store:
                 "UPDATE runs SET timings = map_from_entries(?::STRUCT(k VARCHAR, v DOUBLE)[]), "
                 "updated_at = ? WHERE run_id = ?",
                 [[{"k": k, "v": v} for k, v in merged.items()], _utcnow(), run_id])
+
+    def note_isolation(self, run_id: str, isolation: str) -> None:
+        """Add a sandbox isolation kind (``SandboxPool.isolation``) to the run's record, once.
+        Not part of the config or the run id: how the code was contained does not change results."""
+        if not isolation:
+            return
+        with self._transaction(f"isolation of run {run_id}") as con:
+            self._require_run(con, run_id)
+            con.execute(
+                "UPDATE runs SET isolation = list_append(coalesce(isolation, []::VARCHAR[]), ?) "
+                "WHERE run_id = ? AND NOT list_contains(coalesce(isolation, []::VARCHAR[]), ?)",
+                [isolation, run_id, isolation])
 
     def write_problem(
         self,
@@ -758,6 +779,11 @@ class Store:
             "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
             "AND schema_name = 'main' AND table_name = ?", [name])) is not None
 
+    def _has_column(self, table: str, column: str) -> bool:
+        return first(self._con.execute(
+            "SELECT 1 FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main' AND table_name = ? AND column_name = ?", [table, column])) is not None
+
     def suite_done_task_ids(self, run_id: str, suite: str) -> set[str]:
         """Task ids of this run whose final solution is already scored on ``suite`` (resume)."""
         with self._use():
@@ -813,13 +839,16 @@ class Store:
 
     def list_runs(self) -> list[RunInfo]:
         with self._use():
+            # runs.isolation came later: a store last written by older code, opened read-only, lacks it
+            iso = "r.isolation" if self._has_column("runs", "isolation") else "NULL::VARCHAR[]"
             res = self._con.execute(
                 "SELECT r.run_id, r.model, r.code_version, r.config::VARCHAR, r.created_at, "
                 "r.updated_at, count(p.task_id) FILTER (p.status = 'done'), "
-                "count(p.task_id) FILTER (p.status = 'failed') "
+                f"count(p.task_id) FILTER (p.status = 'failed'), {iso} "
                 "FROM runs r LEFT JOIN problems p USING (run_id) "
                 "GROUP BY ALL ORDER BY r.created_at, r.run_id").fetchall()
-        return [RunInfo(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in res]
+        return [RunInfo(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], tuple(r[8] or ()))
+                for r in res]
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run a read query and return an Arrow table (``.to_pylist()``, ``.to_pandas()``)."""

@@ -730,3 +730,32 @@ def test_ctrl_c_inside_a_write_is_a_keyboard_interrupt_and_rolls_back(tmp_path, 
         assert set(counts(s, rid, "Mbpp/2").values()) == {0}
         s.write_problem(rid, make_solve("Mbpp/2"), None, wall_s=1.0)  # and the store goes on
         assert s.done_task_ids(rid) == {"Mbpp/1", "Mbpp/2"}
+
+
+def test_run_isolation_is_recorded_outside_the_config_and_old_stores_open(tmp_path):
+    """runs.isolation (added after schema version 1): which sandbox isolation ran a run, each kind
+    once; not in the config (the run id does not change); a store and an export of before the
+    column still open, and a results export over such an export is merged, not refused."""
+    from storage.export import export_results
+
+    path, out = tmp_path / "old.duckdb", tmp_path / "results"
+    with Store(path) as s:
+        rid = s.ensure_run(config_hash(CONFIG), CONFIG, "m", "v")
+        s.write_problem(rid, make_solve("Mbpp/1"), make_eval("Mbpp/1"), wall_s=1.0)
+    con = duckdb.connect(str(path))  # as older code left it
+    con.execute("ALTER TABLE runs DROP COLUMN isolation")
+    con.close()
+    with Store(path, read_only=True) as s, s.connection() as con:
+        assert [r.isolation for r in s.list_runs()] == [()]
+        export_results(con, out)  # an export without the column
+    with Store(path) as s:  # a writable open adds the column; older runs read NULL
+        assert s.query("SELECT isolation FROM runs").to_pylist() == [{"isolation": None}]
+        for kind in ("bwrap (system: /usr/bin/bwrap)", "bwrap (system: /usr/bin/bwrap)", "none: resource limits only (x)"):
+            s.note_isolation(rid, kind)
+        assert [r.isolation for r in s.list_runs()] == [("bwrap (system: /usr/bin/bwrap)", "none: resource limits only (x)")]
+        assert s.ensure_run(config_hash(CONFIG), CONFIG, "m", "v") == rid  # the config is unchanged
+        assert "isolation" not in json.loads(s.query("SELECT config::VARCHAR AS c FROM runs").column("c")[0].as_py())
+        with s.connection() as con:
+            export_results(con, out)
+    assert open_parquet(out).execute("SELECT count(*) FROM runs WHERE isolation IS NULL OR len(isolation) >= 0"
+                                     ).fetchall() == [(1,)]
