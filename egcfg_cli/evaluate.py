@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import console, default_data_dir, fail
+from .common import DATA_DIR_HELP, console, default_data_dir, fail
 from .pipeline import DB_HELP, _quiet_prefect, interrupted
 
 
@@ -14,7 +14,7 @@ def evaluate_cmd(
     run: str = typer.Argument(..., help="run id, or a unique prefix of one (see `egcfg status`)"),
     suite: str = typer.Argument(..., help="suite to score on: mbpp-et, humaneval-et, mbpp, humaneval, codecontests"),
     db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
-    data_dir: Path = typer.Option(None, help="benchmark data folder (default $EGCFG_DATA_DIR or ../shared/data)"),
+    data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     workers: int = typer.Option(1, min=1, help="problems scored concurrently"),
     all_attempts: bool = typer.Option(False, "--all-attempts", help="score EVERY attempt's code, not only the "
                                       "final solution (the paper-protocol figure: a task counts when any attempt "

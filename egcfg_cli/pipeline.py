@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .common import console, default_data_dir, fail, floats, ints
+from .common import DATA_DIR_HELP, console, default_data_dir, fail, floats, ints
 
 DB_HELP = "DuckDB store file (one per worker/shard)"
 
@@ -100,7 +100,7 @@ def sweep_cmd(
     tasks: str = typer.Option(None, help="override data.tasks, e.g. 0-9, 11,12, first:20, all"),
     model: str = typer.Option(None, help="override model.spec"),
     engine: str = typer.Option(None, help="override model.engine: transformers | llama.cpp | openai"),
-    data_dir: Path = typer.Option(None, help="benchmark data folder (default $EGCFG_DATA_DIR or ../shared/data)"),
+    data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     t: str = typer.Option(None, help="override grid.t (comma-separated)"),
     gamma: str = typer.Option(None, help="override grid.gamma"),
     s: str = typer.Option(None, help="override grid.s"),
@@ -193,27 +193,49 @@ def sweep_cmd(
                   f"hidden pass@1 {result['passed']}/{result['evaluated']} = {rate}  (store: {db})")
 
 
-def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP)):
-    """Runs in a store, with done/failed counts and pass rates."""
+def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
+               as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout: the runs "
+                                            "with their counts, pass rates, suites and sandbox isolation")):
+    """Runs in a store, with done/failed counts, pass rates and the sandbox isolation that ran them."""
     from storage.store import Store, StoreError
 
     if not db.exists():
         raise fail(f"no store at {db}")
     try:
         with Store(db, read_only=True) as store:
-            runs = store.list_runs()
-            table = Table(title=str(db))
-            for col in ("run", "benchmark", "model", "done", "failed", "hidden pass@1", "other suites", "updated"):
-                table.add_column(col)
-            for r in runs:
-                st = store.run_status(r.run_id)
-                rate = f"{st.passed}/{st.evaluated} = {st.pass_rate:.1%}" if st.pass_rate is not None else "-"
-                suites = ", ".join(f"{name} {p}/{n}" for name, (n, p) in store.suite_status(r.run_id).items())
-                table.add_row(r.run_id, str(r.config.get("benchmark", "?")), r.model[:40], str(r.done),
-                              str(r.failed), rate, suites or "-", r.updated_at.strftime("%Y-%m-%d %H:%M"))
+            runs = [_run_summary(store, r) for r in store.list_runs()]
     except StoreError as e:
         raise fail(str(e))
+    if as_json:
+        print(json.dumps({"db": str(db), "runs": runs}, indent=2))
+        return
+    # Fits 80 columns (a pipe or a narrow terminal): short columns in the table, the long
+    # texts (model, isolation, other suites) on a line of their own under it, folded.
+    table = Table(title=str(db), box=None, header_style="bold", pad_edge=False)
+    for col, justify in (("run", "left"), ("benchmark", "left"), ("done", "right"), ("failed", "right"),
+                         ("hidden pass@1", "left"), ("updated (UTC)", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for r in runs:
+        rate = f"{r['passed']}/{r['evaluated']} = {r['pass_rate']:.1%}" if r["pass_rate"] is not None else "-"
+        table.add_row(r["run_id"], r["benchmark"], str(r["done"]), str(r["failed"]), rate,
+                      r["updated_at"][:16].replace("T", " "))
     console.print(table)
+    for r in runs:
+        suites = ", ".join(f"{name} {v['passed']}/{v['evaluated']}" for name, v in r["suites"].items())
+        isolation = "; ".join(r["isolation"]) if r["isolation"] else "not recorded"
+        console.print(f"{r['run_id']}: model {r['model']}; sandbox {isolation}"
+                      + (f"; other suites: {suites}" if suites else ""), overflow="fold", soft_wrap=False)
+
+
+def _run_summary(store, run) -> dict:
+    """One run of ``egcfg status``, as plain JSON values."""
+    st = store.run_status(run.run_id)
+    return {"run_id": run.run_id, "benchmark": str(run.config.get("benchmark", "?")), "model": run.model,
+            "code_version": run.code_version, "done": run.done, "failed": run.failed,
+            "evaluated": st.evaluated, "passed": st.passed, "pass_rate": st.pass_rate,
+            "suites": {name: {"evaluated": n, "passed": p} for name, (n, p) in store.suite_status(run.run_id).items()},
+            "isolation": list(run.isolation) or None,
+            "created_at": run.created_at.isoformat(), "updated_at": run.updated_at.isoformat()}
 
 
 def query_cmd(

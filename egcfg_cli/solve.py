@@ -7,7 +7,7 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from .common import console, default_data_dir, fail, floats, ints
+from .common import DATA_DIR_HELP, console, default_data_dir, fail, floats, ints
 
 
 def solve_cmd(
@@ -15,7 +15,7 @@ def solve_cmd(
     task_id: str = typer.Argument(..., help="e.g. HumanEval/0, Mbpp/11, or the bare number"),
     model: str = typer.Option("default", help="'default' (offline Qwen2.5-Coder-0.5B), a local path or a hub id"),
     engine: str = typer.Option("transformers", help="transformers | llama.cpp | openai (options: use a sweep config)"),
-    data_dir: Path = typer.Option(None, help="benchmark data folder (default: $EGCFG_DATA_DIR or ../shared/data)"),
+    data_dir: Path = typer.Option(None, help=DATA_DIR_HELP),
     t: str = typer.Option("0.7,1.0", help="candidate temperatures"),
     gamma: str = typer.Option("0.5,1,3", help="guidance scales (γ = 0 greedy always runs first)"),
     s: str = typer.Option("3", help="candidates per line"),

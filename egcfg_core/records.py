@@ -184,6 +184,7 @@ class SolveRecord:
     final_index: int  # index into attempts of the final solution (winner, else best on visible)
     solution: str
     wall_s: float
+    isolation: str = ""  # the sandbox isolation its code ran under (SandboxPool.isolation); "" unknown
 
     @property
     def final(self) -> AttemptRecord:

@@ -54,7 +54,8 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
         raise RuntimeError(f"{problem.task_id}: interrupted")
     winner, final = final_index(attempts)
     solve = SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
-                        solution=attempts[final].code, wall_s=0.0)
+                        solution=attempts[final].code, wall_s=0.0,
+                        isolation=pool.isolation if pool is not None else "")
     evaluation = evaluate_task(problem, solve.solution, timeout_s=config.eval_timeout_s, pool=pool)
     solve.wall_s = time.perf_counter() - t0
     return solve, evaluation
