@@ -21,17 +21,58 @@ DB_HELP = "DuckDB store file (one per worker/shard)"
 @contextmanager
 def _quiet_prefect():
     """Quiet, offline Prefect with the flow heartbeat off (it costs ~1 s per sync flow), talking
-    to the user's API server or to a private one out of reach of the terminal's Ctrl-C."""
+    to the user's API server or to a private one out of reach of the terminal's Ctrl-C.  The
+    terminal shows Prefect's warnings only; the flow runs' INFO logs still reach the API."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from .prefect_server import api_server
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), api_server():
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}), api_server(), \
+            _run_logs_to_api_only():
         yield
+
+
+class _RunLogsBelow(logging.Filter):
+    """Drops flow and task run records below ``level`` (for the terminal's handlers)."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
+
+
+@contextmanager
+def _run_logs_to_api_only():
+    """Flow and task runs log at INFO (a sweep: one line per problem, for the UI's flow-run page)
+    to the API, while the terminal keeps to PREFECT_LOGGING_LEVEL (WARNING unless the user sets
+    it): the CLI prints its own progress.  Prefect's run loggers otherwise inherit that level and
+    would drop those records before any handler sees them."""
+    import prefect.main  # noqa: F401 - Prefect's SDK entry point sets up its logging (first import
+    # only; done here, so that it cannot reset the levels set below when a flow module imports it)
+    from prefect.settings import get_current_settings
+
+    terminal = logging.getLevelName(str(get_current_settings().logging.level).upper())
+    terminal = terminal if isinstance(terminal, int) else logging.WARNING
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    before = [lg.level for lg in loggers]
+    quiet = _RunLogsBelow(terminal)
+    consoles = [h for h in logging.getLogger().handlers if type(h).__name__ != "APILogHandler"]
+    for lg in loggers:
+        if lg.getEffectiveLevel() > logging.INFO:
+            lg.setLevel(logging.INFO)
+    for h in consoles:
+        h.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before):
+            lg.setLevel(level)
+        for h in consoles:
+            h.removeFilter(quiet)
 
 
 @contextmanager

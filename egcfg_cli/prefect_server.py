@@ -8,6 +8,9 @@ own app and settings, the same uvicorn command line) in its own session, so that
 Ctrl-C reaches only the CLI, and with a parent-death signal, so that it ends with the CLI even
 when the CLI is SIGKILLed.  With ``PREFECT_API_URL`` set (a `prefect server start`, Prefect Cloud,
 the test harness) nothing is started.
+
+This throw-away server is quiet and has no dashboard (``SERVER_ENV``); the project's prefect.toml
+leaves both alone, so a `prefect server start` in the project folder gets its UI.
 """
 from __future__ import annotations
 
@@ -22,6 +25,10 @@ from contextlib import closing, contextmanager
 from typing import Iterator
 
 PR_SET_PDEATHSIG = 1
+# The CLI's own server only: no dashboard (nobody opens it; it lives as long as one command),
+# no analytics, its logs at WARNING.
+SERVER_ENV = {"PREFECT_SERVER_UI_ENABLED": "false", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+              "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
 
 
 def _detach() -> None:  # runs in the child between fork and exec
@@ -55,7 +62,7 @@ def api_server() -> Iterator[str]:
         return
     port = _free_port()
     env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
-           "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+           **SERVER_ENV, "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
          "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",

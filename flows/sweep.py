@@ -3,21 +3,28 @@
 Reading top to bottom: load the config and the problems, open the store, skip what is done,
 solve each remaining problem (a task; flows/solve.py has the same as a flow of its own), commit
 it atomically with its done-marker.
+
+What a Prefect UI shows of it: each committed problem as an INFO line of the flow run's log
+("Mbpp/12: hidden pass, visible pass (6 s) [3/10]", through Prefect's run logger) and, at the
+end, one table artifact with the run's pass@1, its greedy baseline and the counts (keyed by run
+id, so the UI lists every session of a run as versions of one artifact).
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import time
 import traceback
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from egcfg_core.config import SweepConfig, load_config
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
+from egcfg_core.records import SolveRecord
 from storage.store import Store
 
 from . import progress
@@ -87,6 +94,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
     the store first, so they are not solved again (a run carried on on a new machine)."""
     t_start = time.perf_counter()
     SHUTDOWN.clear()  # an earlier sweep of this process may have been interrupted
+    logger = get_run_logger()
     config = config or load_config(config_path, overrides)
     run_id = config.run_id()
     loaded, fewshot = load_selection(config)
@@ -97,22 +105,40 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         seeded = store.seed_from_export(resume_from, run_id) if resume_from else 0
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
+        counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
+                  "to_solve": len(todo), "done": 0, "failed": 0}
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
                       seeded=seeded)
+        logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
+                    config.benchmark, fingerprint, len(loaded.problems), len(done),
+                    f" ({seeded} of them from {resume_from})" if seeded else "", len(todo))
+        isolations: set[str] = set()
+
         def commit(problem, result, t0):
             """The single writer: one problem, atomically with its done-marker (or its failure)."""
             if SHUTDOWN.is_set():  # interrupted: whatever came back was cut short (or is an error
                 # the interrupt caused inside Prefect), so nothing more is stored
                 raise KeyboardInterrupt("sweep interrupted; nothing more is committed")
+            wall_s = time.perf_counter() - t0
             if isinstance(result, BaseException):
                 err = f"{type(result).__name__}: {result}\n" + "".join(traceback.format_exception(result, limit=8))
                 store.record_failure(run_id, problem.task_id, problem.benchmark, err, problem=problem)
+                counts["failed"] += 1
                 progress.emit("failed", task_id=problem.task_id, error=str(result))
+                logger.info("%s: failed, %s: %s (%.0f s) [%d/%d]", problem.task_id, type(result).__name__,
+                            str(result).splitlines()[0][:200] if str(result) else "", wall_s,
+                            counts["done"] + counts["failed"], len(todo))
                 return
             solve, evaluation = result
-            store.write_problem(run_id, solve, evaluation, wall_s=time.perf_counter() - t0)
+            store.write_problem(run_id, solve, evaluation, wall_s=wall_s)
+            _note_isolation(store, run_id, solve, isolations)
+            counts["done"] += 1
             progress.emit("done", task_id=problem.task_id, passed=evaluation.passed,
-                          passed_visible=solve.final.passed_visible, wall_s=time.perf_counter() - t0)
+                          passed_visible=solve.final.passed_visible, wall_s=wall_s)
+            logger.info("%s: hidden %s, visible %s (%.0f s) [%d/%d]", problem.task_id,
+                        "pass" if evaluation.passed else "fail",
+                        "pass" if solve.final.passed_visible else "fail", wall_s,
+                        counts["done"] + counts["failed"], len(todo))
 
         if config.problem_workers > 1 or config.dask_address:
             _solve_with_runner(todo, config, fewshot, commit)
@@ -130,5 +156,54 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
                 commit(problem, result, t0)
         store.set_run_timings(run_id, {"model_load_s": load_s, "last_session_s": time.perf_counter() - t_start})
         status = store.run_status(run_id)
+        publish_summary(store, run_id, counts, isolations, db, logger)
     progress.emit("end", run_id=run_id)
     return dataclasses.asdict(status)
+
+
+def _note_isolation(store: Store, run_id: str, solve: SolveRecord, seen: set[str]) -> None:
+    """Record in the run which sandbox isolation ran this problem's code, once per kind."""
+    if solve.isolation and solve.isolation not in seen:
+        store.note_isolation(run_id, solve.isolation)
+        seen.add(solve.isolation)
+
+
+def artifact_key(run_id: str) -> str:
+    """The key of a run's summary artifact (Prefect keys: lowercase letters, digits, dashes)."""
+    return "egcfg-run-" + re.sub(r"[^a-z0-9-]+", "-", run_id.lower())
+
+
+def publish_summary(store: Store, run_id: str, counts: dict, isolations: set[str], db: str, logger) -> None:
+    """One table artifact for this sweep (pass@1, the greedy baseline, counts) and a last log
+    line.  Figures come from ``reports.report.collect``, the report's own numbers.  A failure here
+    is logged, never fatal: every problem is already committed."""
+    try:
+        from prefect.artifacts import create_table_artifact
+
+        from reports.report import baseline_hidden_cell, collect, pct
+
+        with store.connection() as con:
+            r = collect(con, run_id)
+        pass_at_1 = pct(r.passed_hidden, r.evaluated)
+        rows = [
+            ("hidden pass@1 (final solution)", pass_at_1),
+            ("baseline (γ=0 greedy) pass@1, hidden", baseline_hidden_cell(r)),
+            ("baseline (γ=0 greedy) pass@1 on VISIBLE tests",
+             pct(r.baseline_passed_visible, r.baseline_problems) if r.has_baseline else "no baseline agent"),
+            ("problems selected", counts["selected"]),
+            ("solved this session", counts["done"]),
+            ("failed this session", counts["failed"]),
+            ("skipped: already done", counts["already_done"]),
+            ("of those, seeded from a results export", counts["seeded"]),
+            ("run so far: done / failed", f"{r.done} / {r.failed}"),
+            ("sandbox isolation this session", "; ".join(sorted(isolations)) or "no code ran"),
+        ]
+        create_table_artifact(
+            [{"figure": k, "value": str(v)} for k, v in rows], key=artifact_key(run_id),
+            description=f"egcfg run `{run_id}`: {r.benchmark}, model `{r.model}`, store `{db}`")
+        logger.info("run %s: hidden pass@1 %s (baseline: %s); this session %d solved, %d failed, "
+                    "%d skipped as already done", run_id, pass_at_1, baseline_hidden_cell(r),
+                    counts["done"], counts["failed"], counts["already_done"])
+    except Exception as e:  # noqa: BLE001 - the sweep's results are stored; this is a view
+        logger.warning("could not publish the run summary artifact: %s: %s", type(e).__name__, e)
+

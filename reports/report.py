@@ -678,7 +678,7 @@ def _ts(x: Any) -> str:
     return x.strftime("%Y-%m-%d %H:%M") if hasattr(x, "strftime") else _plain(x)
 
 
-def _baseline_hidden_cell(r: RunData) -> str:
+def baseline_hidden_cell(r: RunData) -> str:
     if not r.has_baseline:
         return "no baseline agent in this run"
     if r.baseline_eval_problems == 0:
@@ -732,7 +732,7 @@ def _pass_section(runs: list[RunData], papers: dict | None, fig: str | None) -> 
         ["final solution, pass@1 on visible tests",
          *[pct(r.final_passed_visible, r.solutions) for r in runs], *paper_cells(None)],
         ["baseline (γ=0 greedy) pass@1 (hidden)",
-         *[_baseline_hidden_cell(r) for r in runs], *paper_cells("baseline")],
+         *[baseline_hidden_cell(r) for r in runs], *paper_cells("baseline")],
         ["baseline (γ=0 greedy) pass@1 on VISIBLE tests (not hidden)",
          *[pct(r.baseline_passed_visible, r.baseline_problems) if r.has_baseline else "no baseline agent"
            for r in runs], *paper_cells(None)],

@@ -347,3 +347,40 @@ def test_an_interrupt_prefect_turned_into_an_error_still_stops_the_sweep(prefect
         SHUTDOWN.clear()
     # Mbpp/11 committed before the interrupt; Mbpp/12 neither done nor recorded as failed
     assert q(db, "SELECT task_id, status FROM problems ORDER BY task_id") == [("Mbpp/11", "done")]
+
+
+def test_status_fits_80_columns_json_and_isolation(swept):
+    """`egcfg status` piped (80 columns): nothing cut, the long texts folded under the table;
+    `--json`: one document with the counts; both say which sandbox isolation ran the run."""
+    from egcfg_cli.main import app
+    from flows.runtime import get_pool
+
+    cfg, db, status, _ = swept
+    runner = CliRunner()
+    res = runner.invoke(app, ["status", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, res.stdout
+    row = next(line for line in lines if line.startswith(cfg.run_id()))
+    assert re.search(r"\bmbpp\s+2\s+0\s+" + re.escape(f"{status['passed']}/2 = "), row), row
+    flat = "".join(lines)  # folded at 80 columns, never cut
+    assert TINY in flat and get_pool().isolation in flat
+
+    res = runner.invoke(app, ["status", "--db", str(db), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["db"] == str(db) and len(doc["runs"]) == 1
+    run = doc["runs"][0]
+    assert {k: run[k] for k in ("run_id", "benchmark", "model", "done", "failed", "evaluated", "passed")} == \
+        {"run_id": cfg.run_id(), "benchmark": "mbpp", "model": TINY, "done": 2, "failed": 0, "evaluated": 2,
+         "passed": status["passed"]}
+    assert run["isolation"] == [get_pool().isolation]  # the run record, not the config
+    assert q(db, "SELECT isolation FROM runs") == [([get_pool().isolation],)]
+
+
+def test_sweep_help_names_the_data_options():
+    from egcfg_cli.main import app
+
+    res = CliRunner().invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "EGCFG_DATA_DIR" in res.output and "egcfg[hub]" in res.output and "shared/data" not in res.output
