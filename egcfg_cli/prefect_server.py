@@ -39,16 +39,36 @@ def _detach() -> None:  # runs in the child between fork and exec
         pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float) -> float:
+    """Wait until the Prefect API at ``url`` (its server process ``proc``) answers its health
+    check; the seconds it took.  RuntimeError when the process exits or the time runs out."""
+    import httpx
+
+    t0 = time.monotonic()
+    with httpx.Client() as client:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Prefect API server exited with code {proc.returncode} "
+                                   f"while starting ({url})")
+            try:
+                if client.get(f"{url}/health", timeout=2).status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"the Prefect API server did not start within {timeout} s ({url})")
+            time.sleep(0.1)
+
+
 @contextmanager
 def api_server() -> Iterator[str]:
     """Yield the API URL flows report to, starting a private ephemeral server if none is set."""
-    import httpx
     import prefect
     from prefect.settings import (
         PREFECT_API_URL,
@@ -60,7 +80,7 @@ def api_server() -> Iterator[str]:
     if PREFECT_API_URL.value():
         yield PREFECT_API_URL.value()
         return
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True),
            **SERVER_ENV, "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
     proc = subprocess.Popen(
@@ -70,22 +90,7 @@ def api_server() -> Iterator[str]:
         env=env, stdin=subprocess.DEVNULL, preexec_fn=_detach)
     url = f"http://127.0.0.1:{port}/api"
     try:
-        timeout = max(30, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-        deadline = time.monotonic() + timeout
-        with httpx.Client() as client:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the Prefect API server exited with code {proc.returncode} "
-                                       f"while starting (port {port})")
-                try:
-                    if client.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the Prefect API server did not start within "
-                                       f"{timeout} s (port {port})")
-                time.sleep(0.1)
+        wait_healthy(proc, url, max(30, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
         with temporary_settings(updates={PREFECT_API_URL: url}):
             yield url
     finally:

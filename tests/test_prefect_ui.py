@@ -9,26 +9,19 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
 
 import duckdb
 import pytest
 
+from egcfg_cli.prefect_server import free_port, wait_healthy
 from tests.conftest import REPO
 
 TINY = "factory:tests.tiny:tiny_model"
 pytestmark = pytest.mark.slow
 STARTUP_S = 120
-
-
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _clean_env(**extra) -> dict:
@@ -44,32 +37,20 @@ def user_server(tmp_path_factory):
     """`prefect server start` on a free loopback port, in the project folder, with its own
     PREFECT_HOME (a fresh database); yields (api_url, ui_url).  Skips only when it cannot start."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
+    port = free_port()
     log = home / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO, env=_clean_env(PREFECT_HOME=str(home)), stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, start_new_session=True)
-    import httpx
-
     ui, api = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api"
-    t0 = time.monotonic()
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.skip(f"a Prefect server could not start here (exit {proc.returncode}): "
-                            f"{log.read_text(errors='replace')[-800:]}")
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() - t0 > STARTUP_S:
-                pytest.skip(f"a Prefect server did not answer within {STARTUP_S} s: "
-                            f"{log.read_text(errors='replace')[-800:]}")
-            time.sleep(0.25)
-        print(f"prefect server start: healthy after {time.monotonic() - t0:.1f} s")
+        try:
+            took = wait_healthy(proc, api, STARTUP_S)
+        except RuntimeError as e:
+            pytest.skip(f"a Prefect server could not start here: {e}: {log.read_text(errors='replace')[-800:]}")
+        print(f"prefect server start: healthy after {took:.1f} s")
         yield api, ui
     finally:
         try:
