@@ -106,7 +106,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
-                  "to_solve": len(todo), "done": 0, "failed": 0}
+                  "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
                       seeded=seeded)
         logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
