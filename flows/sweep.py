@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from egcfg_core.config import SweepConfig, load_config
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
+from storage.export import resume_note
 from storage.store import Store
 
 from . import progress
@@ -95,10 +96,12 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         store.ensure_run(run_id, config.semantic(), fingerprint, code_version())
         store.record_skipped(run_id, loaded.skipped)
         seeded = store.seed_from_export(resume_from, run_id) if resume_from else 0
+        # a resume that copied nothing says why (e.g. the export's run has another id)
+        note = resume_note(resume_from, run_id, config.semantic()) if resume_from and not seeded else ""
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
-                      seeded=seeded)
+                      seeded=seeded, resume_note=note)
         def commit(problem, result, t0):
             """The single writer: one problem, atomically with its done-marker (or its failure)."""
             if SHUTDOWN.is_set():  # interrupted: whatever came back was cut short (or is an error
