@@ -215,6 +215,7 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     rid = cfg.run_id()
     assert load_config(REPO / "configs" / "quick.toml").run_id() == rid
     assert cfg.semantic()["problems_parser"] == 2
+    assert rid in _stored_runs("quick-humaneval")  # the committed `make run` results are this run
     versions = dict(config_mod.PARSER_VERSIONS)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 3})
     assert cfg.run_id() != rid
@@ -255,6 +256,17 @@ def test_committed_mbpp_runs_keep_their_ids():
         cfg = load_config(REPO / "configs" / f"{name}.toml")
         assert cfg.run_id() in stored, name
         assert json.loads(json.dumps(cfg.semantic())) == stored[cfg.run_id()], name
+
+
+@pytest.mark.parametrize("experiment", sorted(p.name for p in (REPO / "results").iterdir() if (p / "runs").is_dir()))
+def test_every_committed_run_is_resumable_by_this_code(experiment):
+    """Each run of the committed results data: its stored config, read back as a SweepConfig by
+    today's code, gives the same config and the same run id (else `--resume-from` would not find
+    it, or would find it under a config it was not made with)."""
+    for rid, stored in _stored_runs(experiment).items():
+        cfg = _config_of(stored)
+        assert json.loads(json.dumps(cfg.semantic())) == stored, (experiment, rid)
+        assert cfg.run_id() == rid, (experiment, rid)
 
 
 def test_sweep_cli_passes_file_and_overrides(tmp_path, monkeypatch):
