@@ -265,8 +265,10 @@ def test_every_committed_run_is_resumable_by_this_code(experiment):
     it, or would find it under a config it was not made with)."""
     for rid, stored in _stored_runs(experiment).items():
         cfg = _config_of(stored)
-        assert json.loads(json.dumps(cfg.semantic())) == stored, (experiment, rid)
-        assert cfg.run_id() == rid, (experiment, rid)
+        why = (f"results/{experiment} run {rid} was made with a config (or problem parser version) this "
+               f"code no longer gives that id: a resume would not find it; remake the export")
+        assert json.loads(json.dumps(cfg.semantic())) == stored, why
+        assert cfg.run_id() == rid, why
 
 
 def test_sweep_cli_passes_file_and_overrides(tmp_path, monkeypatch):
