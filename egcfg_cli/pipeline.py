@@ -191,6 +191,10 @@ def sweep_cmd(
             if event == "start":
                 seeded = f" ({info['seeded']} of them from {resume_from})" if info.get("seeded") else ""
                 console.print(f"run [bold]{info['run_id']}[/]: {info['total']} problems, {info['done']} already done{seeded}")
+                if info.get("resume_note"):
+                    from rich.markup import escape
+
+                    console.print(f"[yellow]--resume-from: {escape(info['resume_note'])}[/]", highlight=False)
                 job["id"] = bar.add_task(cfg.benchmark, total=info["total"], completed=info["done"], rate="")
             elif event in ("done", "failed"):
                 state["n"] += 1

@@ -12,7 +12,9 @@
               fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
 
 The run id is a hash of everything that changes results (not of paths or worker counts), so
-running the same sweep again resumes it.
+running the same sweep again resumes it.  That includes the version of the benchmark's problem
+parser (problems.PARSER_VERSIONS): what the model is shown is derived by our code, not only by
+the data.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from typing import Any
 from .agents import agent_grid
 from .decoding import DecodeSettings, skip_rules
 from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
-from .problems import BENCHMARKS, parse_task_selection
+from .problems import BENCHMARKS, PARSER_VERSIONS, parse_task_selection
 from .prompts import PROMPT_VARIANTS, SIGNAL_FORMATS
 from .records import AgentConfig
 
@@ -86,6 +88,12 @@ class SweepConfig:
             d.pop("sample_n")
         if self.prompt == ("default",):  # likewise runs of the default prompt alone
             d.pop("prompt")
+        # what the problems show the model comes from our parsers (HumanEval's visible tests are
+        # parsed from docstrings): their version is part of the id, so a run made with another
+        # parse is another run; version 1 (the parser of the first recorded ids) is left out
+        parser = PARSER_VERSIONS.get(self.benchmark, 1)
+        if parser != 1:
+            d["problems_parser"] = parser
         return d
 
     def run_id(self) -> str:

@@ -75,6 +75,8 @@ from egcfg_core.records import Problem, SkippedRow, TestCase
 
 __all__ = [
     "BENCHMARKS",
+    "PARSER_VERSIONS",
+    "problems_fingerprint",
     "DATA_DIR_ENV",
     "DataUnavailableError",
     "MalformedRowError",
@@ -97,6 +99,20 @@ __all__ = [
 
 BENCHMARKS = ("humaneval", "humaneval-et", "mbpp", "mbpp-et", "codecontests")
 DATA_DIR_ENV = "EGCFG_DATA_DIR"
+
+# What a problem shows the model (its description, function name, setup code and visible tests)
+# is made by this module's parsers, not read verbatim from the data; a change to a parser changes
+# the prompts and so the generated code.  Each benchmark's parser has a version here that enters
+# the run id (config.SweepConfig.semantic), so runs made with different parsers never share an id
+# (and a sweep never resumes one with the other).  Bump a benchmark's version with ANY change to
+# those fields of what load_problems returns for it: tests/test_problems.py pins
+# problems_fingerprint() of the data per version and fails when the parse changed but the
+# version did not.  Version 1 is the parser the first run ids were recorded with: it is left out
+# of the id, so those runs (and their committed exports) keep their ids.
+#   humaneval 1: the first docstring-example parser (139 of 164 tasks had visible tests)
+#   humaneval 2: Input/Output blocks, "for x = v the output should be y", worked arithmetic,
+#                several examples a line, the errata dropped (157 of 164)
+PARSER_VERSIONS = {"humaneval": 2, "humaneval-et": 2, "mbpp": 1, "mbpp-et": 1, "codecontests": 1}
 
 MBPP_TEST_FILE = "mbpp_test.jsonl"
 MBPP_FEWSHOT_FILE = "mbpp_fewshot.jsonl"
@@ -1326,6 +1342,19 @@ def _load_codecontests(data_dir: Path | None, col: _Collector) -> None:
             col.skip(task_id, str(e))
             continue
         col.result.problems.append(problem)
+
+
+def problems_fingerprint(problems: Iterable[Problem]) -> str:
+    """A short hash of what the problems show the model: task id, description, function name,
+    setup code, kind and visible tests, in order (hidden tests are left out: they only score).
+    Two loads with the same fingerprint give the same prompts and visible-test runs."""
+    import hashlib
+
+    shown = [[p.task_id, p.description, p.function_name, p.setup_code, p.kind,
+              [[t.source, t.call, t.stdin, t.expected_stdout] for t in p.visible_tests]]
+             for p in problems]
+    blob = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def load_problems(

@@ -25,6 +25,7 @@ from egcfg_core.config import SweepConfig, load_config
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
 from egcfg_core.records import SolveRecord
+from storage.export import resume_note
 from storage.store import Store
 
 from . import progress
@@ -103,12 +104,14 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         store.ensure_run(run_id, config.semantic(), fingerprint, code_version())
         store.record_skipped(run_id, loaded.skipped)
         seeded = store.seed_from_export(resume_from, run_id) if resume_from else 0
+        # a resume that copied nothing says why (e.g. the export's run has another id)
+        note = resume_note(resume_from, run_id, config.semantic()) if resume_from and not seeded else ""
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
                   "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
-                      seeded=seeded)
+                      seeded=seeded, resume_note=note)
         logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
                     config.benchmark, fingerprint, len(loaded.problems), len(done),
                     f" ({seeded} of them from {resume_from})" if seeded else "", len(todo))

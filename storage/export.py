@@ -18,11 +18,12 @@ on an export.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import duckdb
 
@@ -209,6 +210,36 @@ def _has_relation(con: duckdb.DuckDBPyConnection, name: str, database: str | Non
 def _empty_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the schema's tables, empty, so that every table name exists."""
     con.execute(SCHEMA_SQL.read_text(encoding="utf-8"))
+
+
+def resume_note(export_dir: str | Path, run_id: str, config: dict[str, Any]) -> str:
+    """Why a resume from ``export_dir`` copies nothing for ``run_id`` (``config``: its
+    semantic config), or "" when the export holds that run (its done problems are here already).
+    A run id differs when anything in the config (the problem parser's version included) does:
+    the export's runs of the same benchmark are listed with the fields that differ."""
+    root = Path(export_dir)
+    if not root.exists():
+        return f"{root} does not exist yet: nothing is skipped from it"
+    con = open_parquet(root)
+    try:
+        theirs = [(r[0], json.loads(r[1])) for r in con.execute(
+            "SELECT run_id, config::VARCHAR FROM runs ORDER BY run_id").fetchall()]
+    finally:
+        con.close()
+    if any(rid == run_id for rid, _ in theirs):
+        return ""
+    config = json.loads(json.dumps(config))  # tuples as lists, as stored
+    near = []
+    for rid, cfg in theirs:
+        if cfg.get("benchmark") != config.get("benchmark"):
+            continue
+        diff = sorted(k for k in set(cfg) | set(config) if cfg.get(k) != config.get(k))
+        near.append((len(diff), f"{rid} (differs in {', '.join(diff)})"))
+    near = [text for _, text in sorted(near)[:3]]  # the closest three
+    held = "; ".join(near) if near else (f"{len(theirs)} run(s), none of benchmark {config.get('benchmark')!r}"
+                                         if theirs else "no runs")
+    return (f"{root} holds no run {run_id} (it has: {held}); nothing is skipped from it, every "
+            f"problem of this run is solved here")
 
 
 def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -202,6 +203,72 @@ def test_run_id_is_stable_and_ignores_paths_and_workers(tmp_path):
     # the id is a hash of semantic(), which leaves the paths and worker counts out
     sem = base.semantic()
     assert not {"data_dir", "agent_workers", "problem_retries"} & set(sem) and "exec_workers" not in sem["decode"]
+
+
+def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
+    """HumanEval's visible tests are parsed from docstrings by our code, so what the model is shown
+    changes with the parser: two HumanEval configs identical but for the parser version are two
+    runs (a resumed run never mixes the two parses under one id); the same config, one id."""
+    import egcfg_core.config as config_mod
+
+    cfg = load_config(REPO / "configs" / "quick.toml")
+    rid = cfg.run_id()
+    assert load_config(REPO / "configs" / "quick.toml").run_id() == rid
+    assert cfg.semantic()["problems_parser"] == 2
+    assert rid in _stored_runs("quick-humaneval")  # the committed `make run` results are this run
+    versions = dict(config_mod.PARSER_VERSIONS)
+    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 3})
+    assert cfg.run_id() != rid
+    # version 1 (the first parser, 139 of 164 tasks with visible tests) is the id the runs had
+    # before the version entered it: b1c7ef45eabb is quick.toml's run made with it
+    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 1})
+    assert "problems_parser" not in cfg.semantic() and cfg.run_id() == "b1c7ef45eabb"
+    # MBPP's parser is at version 1: its ids do not carry it
+    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", versions)
+    assert "problems_parser" not in load_config(None, {"benchmark": "mbpp"}).semantic()
+
+
+def _stored_runs(experiment: str) -> dict[str, dict]:
+    import duckdb
+
+    files = sorted((REPO / "results" / experiment / "runs").glob("run_id=*/*.parquet"))
+    con = duckdb.connect()
+    try:
+        return {rid: json.loads(cfg) for rid, cfg in con.execute(
+            "SELECT run_id, config::VARCHAR FROM read_parquet(?, hive_partitioning = true, "
+            "hive_types = {'run_id': VARCHAR})", [[str(f) for f in files]]).fetchall()}
+    finally:
+        con.close()
+
+
+def _config_of(stored: dict) -> SweepConfig:
+    """The SweepConfig a stored run config (semantic()) was made from; left-out keys at their defaults."""
+    sem = {k: v for k, v in stored.items() if k != "problems_parser"}
+    decode = DecodeSettings(**sem.pop("decode"))
+    return SweepConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
+
+
+def test_committed_mbpp_runs_keep_their_ids():
+    """The MBPP configs of the committed dev-split export give the ids (and the configs) stored
+    there, so `--resume-from results/issue10-dev-mbpp11-30` still finds its runs."""
+    stored = _stored_runs("issue10-dev-mbpp11-30")
+    for name in ("mbpp_dev_issue10", "mbpp_dev_issue10_sampling"):
+        cfg = load_config(REPO / "configs" / f"{name}.toml")
+        assert cfg.run_id() in stored, name
+        assert json.loads(json.dumps(cfg.semantic())) == stored[cfg.run_id()], name
+
+
+@pytest.mark.parametrize("experiment", sorted(p.name for p in (REPO / "results").iterdir() if (p / "runs").is_dir()))
+def test_every_committed_run_is_resumable_by_this_code(experiment):
+    """Each run of the committed results data: its stored config, read back as a SweepConfig by
+    today's code, gives the same config and the same run id (else `--resume-from` would not find
+    it, or would find it under a config it was not made with)."""
+    for rid, stored in _stored_runs(experiment).items():
+        cfg = _config_of(stored)
+        why = (f"results/{experiment} run {rid} was made with a config (or problem parser version) this "
+               f"code no longer gives that id: a resume would not find it; remake the export")
+        assert json.loads(json.dumps(cfg.semantic())) == stored, why
+        assert cfg.run_id() == rid, why
 
 
 def test_sweep_cli_passes_file_and_overrides(tmp_path, monkeypatch):

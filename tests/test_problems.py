@@ -9,12 +9,14 @@ import os
 import re
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from egcfg_core.problems import (
     BENCHMARKS,
+    PARSER_VERSIONS,
     DataUnavailableError,
     MalformedRowError,
     TaskSelection,
@@ -28,6 +30,7 @@ from egcfg_core.problems import (
     mbpp_problem_from_row,
     parse_docstring_examples,
     parse_task_selection,
+    problems_fingerprint,
 )
 from egcfg_core.records import Problem, TestCase
 
@@ -266,6 +269,46 @@ def test_every_parsed_humaneval_example_agrees_with_the_canonical_solution(no_en
         bad = mod.disagreements(problems, rows, pool)
     assert [(d.task_id, d.test.source) for d in bad] == []
     assert sum(len(p.visible_tests) for p in problems) > 400
+
+
+# problems_fingerprint() of each benchmark's whole load, per parser version (PARSER_VERSIONS; the
+# version enters the run id).  A change to what a parser gives the model (description, function
+# name, setup code, visible tests) fails this test: bump the benchmark's version in
+# egcfg_core/problems.py (a new run id) and add the new fingerprint here, never edit an old one.
+PARSE_FINGERPRINTS = {
+    ("humaneval", 1): "07e34ab8248c",  # the first docstring parser: 139 of 164 tasks with visible tests
+    ("humaneval", 2): "6a5f877e3534",  # Input/Output blocks, worked arithmetic, errata: 157 of 164
+    ("mbpp", 1): "b2b1272a1171",
+}
+
+
+def test_humaneval_parse_matches_its_parser_version(no_env_data_dir):
+    r = load_problems("humaneval")
+    got = problems_fingerprint(r.problems)
+    want = PARSE_FINGERPRINTS.get(("humaneval", PARSER_VERSIONS["humaneval"]))
+    assert got == want, (f"HumanEval parses to {got}: if the parser changed on purpose, bump "
+                         f"PARSER_VERSIONS['humaneval'] and pin {got} for the new version")
+    assert PARSER_VERSIONS["humaneval-et"] == PARSER_VERSIONS["humaneval"]  # the same docstring parse
+
+
+@needs_real
+def test_mbpp_parse_matches_its_parser_version():
+    got = problems_fingerprint(load_problems("mbpp", data_dir=REAL).problems)
+    want = PARSE_FINGERPRINTS.get(("mbpp", PARSER_VERSIONS["mbpp"]))
+    assert got == want, (f"MBPP parses to {got}: if the parser changed on purpose, bump "
+                         f"PARSER_VERSIONS['mbpp'] and pin {got} for the new version")
+    assert PARSER_VERSIONS["mbpp-et"] == PARSER_VERSIONS["mbpp"]
+
+
+def test_problems_fingerprint_sees_what_the_model_is_shown():
+    p = Problem("Mbpp/1", "mbpp", "Write f.", "f", (TestCase("assert f(1) == 2", "f(1)"), TestCase("assert f(2) == 3", "f(2)")),
+                (TestCase("assert f(1) == 2"),))
+    base = problems_fingerprint([p])
+    assert problems_fingerprint([p]) == base and len(base) == 12
+    shown = [replace(p, visible_tests=p.visible_tests[:-1]), replace(p, description=p.description + " "),
+             replace(p, function_name="g"), replace(p, setup_code="import os\n")]
+    assert base not in {problems_fingerprint([q]) for q in shown}
+    assert problems_fingerprint([replace(p, hidden_tests=())]) == base  # hidden tests only score
 
 
 @needs_real

@@ -111,6 +111,29 @@ def test_seeding_a_store_from_an_export(tmp_path):
             s.seed_from_export(out, RUN_A)
 
 
+def test_resume_note_says_why_an_export_gave_nothing(tmp_path):
+    """`--resume-from` an export that lacks this run (e.g. one made before the problem parser's
+    version entered the run id) copies nothing, and the note says so and what differs."""
+    from storage.export import resume_note
+
+    src, out = tmp_path / "src.duckdb", tmp_path / "res"
+    with Store(src) as s:
+        s.ensure_run(RUN_A, CONFIG, "toy-model", "v1")
+        s.write_problem(RUN_A, solve_p1(), ev("Mbpp/1", True), wall_s=1.0)
+    export(src, out)
+    assert "does not exist yet" in resume_note(tmp_path / "nothing-here", RUN_A, CONFIG)
+    assert resume_note(out, RUN_A, CONFIG) == ""  # the run is there: nothing to explain
+    newer = {**CONFIG, "problems_parser": 2}
+    note = resume_note(out, "newer000run", newer)
+    assert f"holds no run newer000run (it has: {RUN_A} (differs in problems_parser))" in note
+    assert "nothing is skipped" in note
+    other = resume_note(out, "other000run", {**CONFIG, "benchmark": "humaneval"})
+    assert "none of benchmark 'humaneval'" in other
+    with Store(tmp_path / "fresh.duckdb") as s:  # and the store copies nothing for it
+        s.ensure_run("newer000run", newer, "toy-model", "v2")
+        assert s.seed_from_export(out, "newer000run") == 0 and s.done_task_ids("newer000run") == set()
+
+
 TINY = "factory:tests.tiny:tiny_model"
 
 
@@ -142,7 +165,7 @@ def test_sweep_resumes_from_the_committed_export_on_a_new_machine(prefect_harnes
     st, events = sweep_recording(config=cfg, db=str(fresh), resume_from=str(out))
     assert solved == ["Mbpp/12"]  # Mbpp/11 came from the export, not from the model
     start = next(i for e, i in events if e == "start")
-    assert (start["done"], start["todo"], start["seeded"]) == (1, 1, 1)
+    assert (start["done"], start["todo"], start["seeded"], start["resume_note"]) == (1, 1, 1, "")
     assert (st["done"], st["failed"]) == (2, 0)
     con = duckdb.connect(str(first), read_only=True)
     want = con.execute("SELECT code, passed_hidden FROM solutions WHERE task_id = 'Mbpp/11'").fetchall()
