@@ -89,7 +89,10 @@ class Head:
 #   fence   the unguided stream's next token closes the code block (the function is done)
 #   agree   every candidate starts with the same line (exploration done, execution kept for
 #           verified candidates; only the p_dyn prefill and guided decoding are skipped)
-SKIP_RULES = ("header", "fence", "agree")
+#   ahead   the previous line's candidates (d >= 2) all began with the line just written and all
+#           agree on the next one too: that next line is an `agree` line seen one line early, so
+#           it is not explored at all (no sampling, no execution, no p_dyn)
+SKIP_RULES = ("header", "fence", "agree", "ahead")
 
 
 def skip_rules(spec: str) -> frozenset[str]:
@@ -249,10 +252,13 @@ class Attempt:
         return render_signal(cands, self.problem.visible_tests, max_chars=st.signal_max_chars,
                              format=st.signal_format, prefix=prefix, complete=complete)
 
-    def certain(self, line_index: int, logits_u: torch.Tensor) -> str:
-        """The skip rule (``header``/``fence``) that makes this line's exploration moot, or ""."""
+    def certain(self, line_index: int, logits_u: torch.Tensor, foreseen: bool = False) -> str:
+        """The skip rule (``header``/``fence``/``ahead``) that makes this line's exploration moot,
+        or "".  ``foreseen``: the previous line's candidates agreed on this line (``ahead``)."""
         if "header" in self.skip and line_index == 0:
             return "header"
+        if "ahead" in self.skip and foreseen:
+            return "ahead"
         if "fence" in self.skip:
             top = int(logits_u.argmax())
             if top in self.lm.eos_ids or FENCE in self.lm.token_text(top):
@@ -264,6 +270,22 @@ class Attempt:
         """Every candidate starts with the same (non-empty) line."""
         firsts = {c.raw_text.split("\n", 1)[0].rstrip() for c in cands}
         return len(cands) > 1 and len(firsts) == 1 and bool(next(iter(firsts)).strip())
+
+    @staticmethod
+    def ahead(cands: list[CandidateRecord], written: str) -> bool:
+        """Every candidate has two complete lines, began with the line just ``written`` and
+        continues with the same non-empty line: the next line is foreseen (the ``ahead`` rule)."""
+        if len(cands) < 2:
+            return False
+        firsts, seconds = set(), set()
+        for c in cands:
+            rows = c.raw_text.split("\n")
+            if len(rows) < 3:  # fewer than two complete lines (d = 1, a fence, the token cap)
+                return False
+            firsts.add(rows[0].rstrip())
+            seconds.add(rows[1].rstrip())
+        return (firsts == {written.split("\n", 1)[0].rstrip()} and len(seconds) == 1
+                and bool(next(iter(seconds)).strip()))
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> AttemptRecord:
@@ -278,6 +300,7 @@ class Attempt:
         lines: list[LineRecord] = []
         stop_reason, code = "", ""
         verified: tuple[int, int] | None = None  # (line, candidate) whose code ended the attempt
+        foreseen = False  # the previous line's candidates agreed on this one (skip rule `ahead`)
         while not stop_reason:
             if self.cancel.is_set() or SHUTDOWN.is_set():
                 stop_reason = "cancelled"
@@ -285,7 +308,7 @@ class Attempt:
             line_index = len(lines)
             prefix = lm.decode(code_ids)
             timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
-            skipped = self.certain(line_index, logits_u) if a.gamma != 0 else ""
+            skipped = self.certain(line_index, logits_u, foreseen) if a.gamma != 0 else ""
             cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings)
             found = verified_candidate(cands, prefix, self.problem) if st.accept_verified else None
             if found is not None:  # a whole function that passed every visible test: end with it
@@ -344,6 +367,7 @@ class Attempt:
             timings["decode_s"] = time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings)
+            foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
             lines.append(line)
             for k in totals:
                 totals[k] += timings[k]

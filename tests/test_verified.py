@@ -126,6 +126,45 @@ def test_skip_rules(lm):
     assert att.certain(3, logits) == ""
 
 
+class ByLine(Scripted):
+    """Scripted candidates per line (a dict line -> raw texts)."""
+
+    by_line: dict[int, list[str]] = {}
+
+    def explore(self, sol, prefix, line_index):
+        self.explored.append(line_index)
+        return [CandidateRecord(index=j, raw_text=raw, executable=extract_executable(prefix + raw))
+                for j, raw in enumerate(self.by_line.get(line_index, ["    x = 1\n    y = 2\n"] * 2))]
+
+
+def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
+    assert Attempt.ahead([CandidateRecord(i, "    c = a\n    return c\n", None) for i in range(2)], "    c = a\n")
+    assert not Attempt.ahead([CandidateRecord(i, "    c = a\n    return c\n", None) for i in range(2)], "    d = a\n")
+    assert not Attempt.ahead([CandidateRecord(0, "    c = a\n    return c\n", None),
+                              CandidateRecord(1, "    c = a\n    return a\n", None)], "    c = a\n")
+    assert not Attempt.ahead([CandidateRecord(i, "    c = a\n    return c", None) for i in range(2)],
+                             "    c = a\n")  # the second line is not complete (token cap)
+    assert not Attempt.ahead([CandidateRecord(0, "    c = a\n    return c\n", None)], "    c = a\n")
+    # the tiny model's own greedy lines, offered as agreeing candidates two lines at a time: with
+    # `agree` the explored lines are decoded unguided (= greedy), and with `ahead` every line after
+    # an explored one is foreseen, so it is not explored, and the code is still the greedy code
+    settings = DecodeSettings(max_new_tokens=60, max_lines=6)
+    greedy = _attempt(lm, settings, []).run()
+    assert len(greedy.lines) >= 4
+    rows = [ln.chosen_text.split("\n", 1)[0] for ln in greedy.lines]
+    ByLine.by_line = {k: [rows[k] + "\n" + rows[k + 1] + "\n"] * 2 for k in range(len(rows) - 1)}
+    head = Head.build(lm, build_prompt(ADD, lm.tokenizer))
+    for rules, explored in (("agree", list(range(len(rows)))), ("agree,ahead", list(range(0, len(rows), 2)))):
+        att = ByLine(lm, ADD, head, AgentConfig(t=0.7, gamma=1.0, s=2, d=2), 1,
+                     replace(settings, skip_certain=rules))
+        att.explored = []
+        rec = att.run()
+        assert rec.code == greedy.code and att.explored == explored[: len(att.explored)]
+        assert len(att.explored) == len(explored) - (len(rows) - len(rec.lines))
+        if "ahead" in rules:
+            assert all(rec.lines[k].candidates == [] for k in range(1, len(rec.lines), 2))
+
+
 def test_settings_are_validated_and_leave_old_run_ids_alone():
     base = load_config("configs/mbpp_cpu.toml")
     same = load_config("configs/mbpp_cpu.toml", {"signal_format": "v1", "accept_verified": False, "skip_certain": ""})
