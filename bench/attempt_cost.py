@@ -17,6 +17,14 @@ for both kinds, so one command measures a variant:
     .venv/bin/python bench/attempt_cost.py                          # ~3 minutes on 2 free cores
     .venv/bin/python bench/attempt_cost.py --set signal_format=v2
     .venv/bin/python bench/attempt_cost.py --tasks 11-20 --gamma 0.5,1 --samplers 2   # more
+
+Before and after in one run: ``--variant`` (repeatable; a comma list of key=value, "" = the
+defaults) runs the EG-CFG agents once per variant, interleaved problem by problem (a load spike
+hits all of them), beside the same sampler attempts; each variant prints its own ratio and the
+last line is the LAST variant's:
+
+    .venv/bin/python bench/attempt_cost.py --variant "" \
+        --variant signal_format=v2,accept_verified=true,skip_certain=header,fence,agree,ahead
 """
 from __future__ import annotations
 
@@ -46,6 +54,17 @@ def _value(text: str):
         except ValueError:
             pass
     return text
+
+
+def parse_variant(text: str) -> dict:
+    """``key=value,key=value`` (a value may hold commas: ``skip_certain=header,fence``)."""
+    items: list[str] = []
+    for part in text.split(","):
+        if "=" in part or not items:
+            items.append(part)
+        else:
+            items[-1] += "," + part
+    return parse_sets([i for i in items if i.strip()])
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -84,6 +103,8 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a DecodeSettings field")
+    ap.add_argument("--variant", action="append", default=[], metavar="K=V,K=V",
+                    help="decode settings of the EG-CFG agents, on top of --set (repeat: before/after)")
     args = ap.parse_args()
     gammas = [float(g) for g in args.gamma.split(",") if g.strip()]
     if not gammas or min(gammas) <= 0 or args.samplers < 1:
@@ -93,8 +114,11 @@ def main() -> None:
     from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
     from egcfg_core.sandbox import SandboxPool
 
-    cfg = build_config({"data": {"benchmark": args.benchmark, "tasks": args.tasks},
-                        "decode": {"max_new_tokens": args.max_new_tokens, **parse_sets(args.set)}})
+    base = {"max_new_tokens": args.max_new_tokens, **parse_sets(args.set)}
+    variants = {v or "defaults": build_config({"data": {"benchmark": args.benchmark, "tasks": args.tasks},
+                                              "decode": {**base, **parse_variant(v)}})
+                for v in (args.variant or [""])}
+    cfg = next(iter(variants.values()))
     data_dir = resolve_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
     sel = parse_task_selection(cfg.tasks)
     problems = load_problems(cfg.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
@@ -102,24 +126,28 @@ def main() -> None:
     lm, _ = load_engine(cfg.engine, args.model, cfg.engine_options)
     grid = agents(gammas, args.samplers, args.t, args.s, args.d)
     print(f"model {lm.name}; {len(problems)} problems ({cfg.tasks}); per problem {len(gammas)} EG-CFG "
-          f"(t={args.t:g}, γ={args.gamma}, s={args.s}, d={args.d}) + {args.samplers} sampler attempts; "
-          f"decode {parse_sets(args.set) or 'defaults'}")
-    kinds: dict[str, list[dict]] = {"eg-cfg": [], "sampler": []}
+          f"(t={args.t:g}, γ={args.gamma}, s={args.s}, d={args.d}) per variant + {args.samplers} sampler "
+          f"attempts; decode {base}; variants: {', '.join(variants)}")
+    kinds: dict[str, list[dict]] = {**{v: [] for v in variants}, "sampler": []}
     with SandboxPool(2) as pool:
         for problem in problems:
             t0 = time.perf_counter()
             head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
             head_s = time.perf_counter() - t0
-            for i, agent in enumerate(grid):
-                rec = Attempt(lm, problem, head, agent, i, cfg.decode, pool=pool).run()
-                row = {**rec.timings, "lines": len(rec.lines)}
-                kinds["sampler" if agent.is_sampler else "eg-cfg"].append(row)
+            runs = [("sampler", a, cfg) for a in grid if a.is_sampler]
+            runs += [(v, a, c) for v, c in variants.items() for a in grid if not a.is_sampler]
+            for i, (kind, agent, c) in enumerate(runs):
+                rec = Attempt(lm, problem, head, agent, i, c.decode, pool=pool).run()
+                kinds[kind].append({**rec.timings, "lines": len(rec.lines)})
                 print(f"  {problem.task_id} {agent.name:<22} {rec.timings['wall_s']:6.1f} s  {len(rec.lines):>2} lines"
-                      f"  {rec.stop_reason:<9} visible {'pass' if rec.passed_visible else 'fail'}", flush=True)
+                      f"  {rec.stop_reason:<9} visible {'pass' if rec.passed_visible else 'fail'}  [{kind}]",
+                      flush=True)
             print(f"  {problem.task_id} shared prompt head: {head_s:.2f} s (not counted in either)")
-    eg = summarise("eg-cfg", kinds["eg-cfg"])
     sampler = summarise("sampler", kinds["sampler"])
-    print(f"eg-cfg/sampler attempt = {eg / sampler:.2f}")
+    ratios = {v: summarise(f"eg-cfg ({v})", kinds[v]) / sampler for v in variants}
+    for v, r in ratios.items():
+        print(f"  variant {v}: eg-cfg/sampler = {r:.2f}")
+    print(f"eg-cfg/sampler attempt = {ratios[list(variants)[-1]]:.2f}")
 
 
 if __name__ == "__main__":
