@@ -79,9 +79,8 @@ def load_selection(config: SweepConfig):
     return loaded, fewshot
 
 
-@flow(name="egcfg-sweep", validate_parameters=False)
-def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
-               overrides: dict | None = None, resume_from: str | None = None) -> dict:
+def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
+          overrides: dict | None = None, resume_from: str | None = None) -> dict:
     """Run (or resume) a sweep; returns the run's status counts.  ``resume_from``: a results
     export (e.g. the committed ``results/EXP``) whose done problems of this run are copied into
     the store first, so they are not solved again (a run carried on on a new machine)."""
@@ -132,3 +131,7 @@ def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb",
         status = store.run_status(run_id)
     progress.emit("end", run_id=run_id)
     return dataclasses.asdict(status)
+
+
+# by reference when pickled (the flow run context travels to Dask workers): see flows/solve.py
+sweep_flow = flow(name="egcfg-sweep", validate_parameters=False)(sweep)
