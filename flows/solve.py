@@ -20,19 +20,6 @@ from tasks.prompt import build_prompt_task
 from .runtime import get_engine, get_pool, stop_all_on_interrupt
 
 
-@flow(name="egcfg-solve-problem", validate_parameters=False)
-def solve_problem_flow(problem: Problem, config: SweepConfig, fewshot: list | None = None
-                       ) -> tuple[SolveRecord, EvaluationRecord]:
-    return solve_problem(problem, config, fewshot)
-
-
-@task(name="egcfg-solve-problem", cache_policy=NO_CACHE)
-def solve_problem_task(problem: Problem, config: SweepConfig, fewshot: list | None = None
-                       ) -> tuple[SolveRecord, EvaluationRecord]:
-    """The same, as a task: what a sweep hands to a thread or Dask task runner."""
-    return solve_problem(problem, config, fewshot)
-
-
 def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = None
                   ) -> tuple[SolveRecord, EvaluationRecord]:
     """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution."""
@@ -59,6 +46,15 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
     evaluation = evaluate_task(problem, solve.solution, timeout_s=config.eval_timeout_s, pool=pool)
     solve.wall_s = time.perf_counter() - t0
     return solve, evaluation
+
+
+# The flow and the task wrap the module-level function itself (not a decorated copy of it) so that
+# cloudpickle pickles them *by reference* (module + name) when a Dask task runner ships them, or
+# the flow run context holding them, to a worker: a decorated ``def`` is shadowed by its Flow/Task
+# object, so its function would be pickled by value, with copies of the module globals it uses.
+solve_problem_flow = flow(name="egcfg-solve-problem", validate_parameters=False)(solve_problem)
+solve_problem_task = task(name="egcfg-solve-problem", cache_policy=NO_CACHE)(solve_problem)
+"""The same, as a task: what a sweep hands to a thread or Dask task runner."""
 
 
 def _concurrent(problem, lm, heads, grid, config, pool):

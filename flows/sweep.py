@@ -87,9 +87,8 @@ def load_selection(config: SweepConfig):
     return loaded, fewshot
 
 
-@flow(name="egcfg-sweep", validate_parameters=False)
-def sweep_flow(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
-               overrides: dict | None = None, resume_from: str | None = None) -> dict:
+def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,
+          overrides: dict | None = None, resume_from: str | None = None) -> dict:
     """Run (or resume) a sweep; returns the run's status counts.  ``resume_from``: a results
     export (e.g. the committed ``results/EXP``) whose done problems of this run are copied into
     the store first, so they are not solved again (a run carried on on a new machine)."""
@@ -210,3 +209,6 @@ def publish_summary(store: Store, run_id: str, counts: dict, isolations: set[str
     except Exception as e:  # noqa: BLE001 - the sweep's results are stored; this is a view
         logger.warning("could not publish the run summary artifact: %s: %s", type(e).__name__, e)
 
+
+# by reference when pickled (the flow run context travels to Dask workers): see flows/solve.py
+sweep_flow = flow(name="egcfg-sweep", validate_parameters=False)(sweep)

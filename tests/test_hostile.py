@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -73,17 +74,20 @@ def _my_sandbox_processes() -> int:
 
 @pytest.fixture(autouse=True)
 def contained(pool):
-    """After each case: the next program runs normally and nothing was left running."""
-    before = _my_sandbox_processes() if os.getuid() == 0 else 0
+    """After each case: the next program runs normally and nothing was left running (as root the
+    sandbox runs as uid 65534; as another user it keeps that user's uid inside its user namespace,
+    so there every descendant of this process with that uid counts, the pool's servers included)."""
+    before = _my_sandbox_processes()
     yield
     for r in (run_program("print(6 * 7)"), pool.run("print(6 * 7)")):
         assert (r.status, r.stdout) == ("ok", "42\n"), r
-    if os.getuid() == 0:
-        deadline = time.monotonic() + 3
-        while _my_sandbox_processes() > before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _my_sandbox_processes() <= before, (
-            "processes left behind by the program", before, os.system("ps -eo uid,pid,ppid,etimes,cmd > /tmp/psdump.txt"))
+    deadline = time.monotonic() + 3
+    while _my_sandbox_processes() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = _my_sandbox_processes()
+    if after > before:
+        ps = subprocess.run(["ps", "-eo", "uid,pid,ppid,etimes,cmd"], capture_output=True, text=True).stdout
+        pytest.fail(f"processes left behind by the program: {before} before, {after} after\n{ps}")
 
 
 def test_endless_loop(runner):
@@ -130,6 +134,26 @@ def test_write_into_project_and_home(runner):
     assert r.status == "error" and "wrote 0" in r.stdout and r.stdout.count("denied") == 3
     assert not targets[0].exists() and not targets[1].exists()
     assert (PROJECT / "egcfg_core" / "sandbox.py").read_bytes() == before
+
+
+def test_write_outside_tmp(runner):
+    """Only /tmp is writable: not the sandbox's root or /dev (tmpfs that bwrap builds), nor the
+    folders made for the interpreter's mount (e.g. under $HOME for a pyenv / uv Python).  Run as a
+    non-root user the sandbox keeps that uid, owner of those tmpfs in its user namespace, so this
+    needs them mounted read-only (as root, uid 65534 could not write them anyway)."""
+    tok = secrets.token_hex(6)
+    src = (f"import os, sys\ndirs = ['/', '/opt', '/dev', '/dev/shm', '/usr', os.path.dirname(sys.base_prefix)]\n"
+           f"for d in dirs:\n    try:\n        open(os.path.join(d, 'pwned_{tok}'), 'w').write('x')\n"
+           f"        print('wrote', d)\n    except OSError as e:\n        print('denied', type(e).__name__)\n"
+           f"open('/dev/null', 'w').write('fine')\nopen('/tmp/ok', 'w').write('fine')\n")
+    r = runner(src)
+    assert r.status == "ok", r.stderr
+    assert "wrote" not in r.stdout and r.stdout.count("denied") == 6, r.stdout
+    # and nothing of it is seen by the next programs (a pooled server's next runs among them)
+    for _ in range(2):
+        r = runner(f"import os, sys\nds = ['/', '/opt', '/dev', '/dev/shm', '/tmp', os.path.dirname(sys.base_prefix)]\n"
+                   f"print([d for d in ds if os.path.exists(os.path.join(d, 'pwned_{tok}'))])\n")
+        assert (r.status, r.stdout) == ("ok", "[]\n"), r
 
 
 def test_read_host_files(runner, tmp_path):

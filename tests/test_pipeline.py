@@ -384,3 +384,23 @@ def test_sweep_help_names_the_data_options():
     res = CliRunner().invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
     assert "EGCFG_DATA_DIR" in res.output and "egcfg[hub]" in res.output and "shared/data" not in res.output
+
+
+def test_flows_and_tasks_pickle_by_reference():
+    """What a Dask task runner ships to a worker (the task, and the flow run context holding the
+    sweep flow) must pickle its functions by reference: by value, cloudpickle copies the module
+    globals they use and fails on the sweep's (decoding.SHUTDOWN holds a lock).  Found on the first
+    real --dask-address run; tests/test_dask.py runs a real cluster."""
+    import pickle
+
+    import cloudpickle
+
+    from flows.solve import solve_problem_flow, solve_problem_task
+    from flows.sweep import sweep_flow
+
+    for obj in (sweep_flow, solve_problem_flow, solve_problem_task,
+                solve_problem_task.with_options(retries=2)):
+        assert pickle.loads(pickle.dumps(obj.fn)) is obj.fn  # plain pickle: by reference or not at all
+        data = cloudpickle.dumps(obj)
+        assert b"_make_function" not in data, obj  # cloudpickle rebuilds by-value functions with it
+        assert cloudpickle.loads(data).fn is obj.fn

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -81,24 +83,34 @@ def test_bad_arguments_raise_clear_errors():
 
 @needs_bwrap
 def test_isolation_facts():
+    # the interpreter's install is mounted at its own path (it finds its standard library from
+    # there): for a Python under $HOME (pyenv, uv) or /root, the folders above it exist in the
+    # sandbox, each holding only the next one on the way
+    chain = [str(p) for p in reversed(Path(os.path.realpath(sys.base_prefix)).parents) if str(p) != "/"]
     src = (
         "import os, socket\n"
         "print(sorted(os.listdir('/')))\n"
         "print(os.getuid(), os.getpid())\n"
         "print(sorted(k for k in os.environ))\n"
         "print(os.getcwd().startswith('/tmp'))\n"
-        "print(os.path.exists('/etc/passwd'), os.path.exists('/work'), os.path.exists('/home'))\n"
+        f"print(os.path.exists('/etc/passwd'), os.path.exists('/work'), os.path.exists({str(Path.home())!r}))\n"
+        f"print([sorted(os.listdir(d)) for d in {chain!r}])\n"
     )
     r = run_program(src)
     assert r.status == "ok", r.stderr
     assert r.isolated is True
-    top, ids, env, cwd, exists = r.stdout.splitlines()
-    assert "work" not in top and "home" not in top and "etc" not in top
+    top, ids, env, cwd, exists, above = r.stdout.splitlines()
+    mounted_top = chain[0].strip("/") if chain and not chain[0].startswith("/usr") else None
+    for name in ("work", "home", "etc", "root"):
+        assert name == mounted_top or repr(name) not in top, top
     uid, pid = map(int, ids.split())
     assert uid != 0 and pid < 10  # unprivileged, own pid namespace
     assert "PYTHONPATH" not in env and "VIRTUAL_ENV" not in env and "egcfg" not in env.lower()
     assert cwd == "True"
-    assert exists == "False False False"
+    assert exists == f"False False {str(Path.home()) in chain}"  # the host's $HOME: only as a folder above
+    if mounted_top:
+        nxt = [Path(d).name for d in chain[1:]] + [Path(os.path.realpath(sys.base_prefix)).name]
+        assert above == repr([[n] for n in nxt]), above
 
 
 def test_pool_runs_concurrently_and_is_thread_safe(pool):

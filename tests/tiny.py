@@ -89,3 +89,18 @@ def tiny_model(seed: int = 0, *, n_layer: int = 2, hidden: int = 64,
     model.generation_config.bos_token_id = None
     model.eval()
     return model, tok
+
+
+LOAD_LOG_ENV = "EGCFG_TEST_LOAD_LOG"
+
+
+def logged_tiny_model() -> tuple[Qwen2ForCausalLM, PreTrainedTokenizerFast]:
+    """``tiny_model(seed=0)`` as a ``factory:tests.tiny:logged_tiny_model`` spec that appends this
+    process's pid to the file ``$EGCFG_TEST_LOAD_LOG`` (when set): which processes loaded the model,
+    and how often (a Dask worker should load it once, whatever number of problems it solves)."""
+    import os
+
+    if path := os.environ.get(LOAD_LOG_ENV):
+        with open(path, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+    return tiny_model(seed=0)
