@@ -73,8 +73,11 @@ class SweepConfig:
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
             d.pop(k)
         d["decode"].pop("exec_workers")
-        for key, default in _LATER_DECODE_DEFAULTS.items():  # settings added later: at their
-            if d["decode"].get(key) == default:  # default they leave the run id as it was
+        guided = any(g > 0 for g in self.gamma)
+        for key, legacy in LEGACY_DECODE.items():  # settings added later: at the value runs had
+            # before them, or where no agent is guided (greedy and samplers never use them), they
+            # leave the run id as it was
+            if not guided or d["decode"].get(key) == legacy:
                 d["decode"].pop(key)
         if self.engine == "transformers" and not self.engine_options:
             d.pop("engine")  # transformers runs keep the ids they had before engines existed
@@ -96,6 +99,15 @@ class SweepConfig:
             d["problems_parser"] = parser
         return d
 
+    @classmethod
+    def from_semantic(cls, stored: dict[str, Any]) -> "SweepConfig":
+        """The config a stored run config (``semantic()``, e.g. a runs row) was made from: keys it
+        leaves out at their defaults, except the later decode settings, which a run made before
+        them had at their ``LEGACY_DECODE`` values."""
+        sem = {k: v for k, v in stored.items() if k != "problems_parser"}
+        decode = DecodeSettings(**{**LEGACY_DECODE, **sem.pop("decode", {})})
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
+
     def run_id(self) -> str:
         blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -111,9 +123,10 @@ _SECTIONS = {
             "eval_timeout_s": "eval_timeout_s"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
-# DecodeSettings fields added after run ids were first recorded (issue 10): left out of the run id
-# at these defaults, so the runs made before them keep their ids
-_LATER_DECODE_DEFAULTS = {"signal_format": "v1", "accept_verified": False, "skip_certain": ""}
+# DecodeSettings fields added after run ids were first recorded (issue 10), at the values every run
+# had before them: left out of the run id at these values, so those runs keep their ids (and a
+# stored config without one of these keys was made with this value: SweepConfig.from_semantic)
+LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": ""}
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -243,9 +243,7 @@ def _stored_runs(experiment: str) -> dict[str, dict]:
 
 def _config_of(stored: dict) -> SweepConfig:
     """The SweepConfig a stored run config (semantic()) was made from; left-out keys at their defaults."""
-    sem = {k: v for k, v in stored.items() if k != "problems_parser"}
-    decode = DecodeSettings(**sem.pop("decode"))
-    return SweepConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
+    return SweepConfig.from_semantic(stored)
 
 
 def test_committed_mbpp_runs_keep_their_ids():

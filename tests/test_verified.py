@@ -179,6 +179,26 @@ def test_settings_are_validated_and_leave_old_run_ids_alone():
         load_config(None, {"skip_certain": "header,nope"})
 
 
+def test_unguided_runs_ids_ignore_the_guidance_settings_and_stored_configs_read_back():
+    """Greedy and sampler attempts never explore, so the issue-10 settings cannot change a run
+    without guided agents: they stay out of its id (the matched ablation keeps its id whatever
+    the defaults).  A stored config read back (SweepConfig.from_semantic) gives the same id, the
+    later keys it lacks being the values runs had before them."""
+    import json
+
+    from egcfg_core.config import LEGACY_DECODE, SweepConfig
+
+    ablation = load_config("configs/mbpp_dev_issue10_sampling.toml")
+    for o in ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,ahead"}):
+        assert load_config("configs/mbpp_dev_issue10_sampling.toml", o).run_id() == ablation.run_id()
+        guided = load_config("configs/mbpp_dev_issue10.toml", o)
+        assert guided.run_id() != load_config("configs/mbpp_dev_issue10.toml", LEGACY_DECODE).run_id()
+        stored = json.loads(json.dumps(guided.semantic()))
+        assert SweepConfig.from_semantic(stored).run_id() == guided.run_id()
+    legacy = load_config("configs/mbpp_dev_issue10.toml", LEGACY_DECODE)
+    assert SweepConfig.from_semantic(json.loads(json.dumps(legacy.semantic()))).decode == legacy.decode
+
+
 def test_the_store_records_which_candidate_ended_an_attempt(tmp_path):
     from storage import Store, config_hash, open_shards
     from tests.test_storage import CONFIG, make_solve
