@@ -1,0 +1,83 @@
+"""Issue 10's dev-split table: each decode setting alone and together, against greedy and the
+matched sampling ablation, on MBPP and MBPP-ET, with paired sign tests (dev split only: tuning).
+
+Runs are named LABEL=RUN_ID (a unique prefix will do); the first one is the reference each other
+run is compared with.  Greedy is the greedy attempt (agent 0) of the reference run, scored on the
+hidden tests by ``egcfg evaluate RUN SUITE --all-attempts``.  Attempt cost is the mean wall time
+per attempt of the guided agents (noisy: the machine is shared; bench/attempt_cost.py measures cost).
+
+    .venv/bin/python scripts/dev_table.py --db runs/a.duckdb --db runs/b.duckdb \\
+        before=116f all=ea24 v2=... sampling=9d54 [--suite mbpp --suite mbpp-et]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reports.report import open_stores  # noqa: E402
+from reports.results import bootstrap_interval, sign_test  # noqa: E402
+
+
+def solved(con, run: str, suite: str, benchmark: str) -> dict[str, bool]:
+    if suite == benchmark:
+        rows = con.execute("SELECT task_id, passed_hidden FROM solutions WHERE run_id = ?", [run]).fetchall()
+    else:
+        rows = con.execute("SELECT task_id, bool_and(passed_problem) FROM suite_evaluations "
+                           "WHERE run_id = ? AND suite = ? GROUP BY task_id", [run, suite]).fetchall()
+    return {t: bool(p) for t, p in rows if p is not None}
+
+
+def greedy(con, run: str, suite: str) -> dict[str, bool]:
+    rows = con.execute("SELECT task_id, passed FROM attempt_evaluations WHERE run_id = ? AND suite = ? "
+                       "AND agent_index = 0", [run, suite]).fetchall()
+    return {t: bool(p) for t, p in rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+", help="LABEL=RUN_ID (prefix); the first is the reference")
+    ap.add_argument("--db", action="append", required=True, help="store(s) or results folders")
+    ap.add_argument("--suite", action="append", help="default: the benchmark and its -et suite")
+    args = ap.parse_args()
+    con = open_stores([Path(p) for p in args.db])
+    ids = [r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()]
+    runs = []
+    for item in args.runs:
+        label, _, prefix = item.partition("=")
+        match = [r for r in ids if r.startswith(prefix)]
+        if len(match) != 1:
+            raise SystemExit(f"{item}: {len(match)} runs match {prefix!r}")
+        runs.append((label, match[0]))
+    ref_label, ref = runs[0]
+    benchmark = con.execute("SELECT any_value(benchmark) FROM problems WHERE run_id = ?", [ref]).fetchone()[0]
+    suites = args.suite or [benchmark, f"{benchmark}-et"]
+    cost = dict(con.execute(
+        "SELECT run_id, avg(timings['wall_s']) FROM attempts WHERE gamma > 0 OR t > 0 GROUP BY run_id").fetchall())
+    for suite in suites:
+        cols = [("greedy", greedy(con, ref, suite))] + [(label, solved(con, r, suite, benchmark)) for label, r in runs]
+        common = sorted(set.intersection(*(set(c) for _, c in cols if c)))
+        print(f"\n{suite}: {len(common)} problems scored by every run\n")
+        print(f"| run | pass@1 | vs {ref_label}: only this / only {ref_label} (sign p) | "
+              f"difference, 95% interval (points) | s / guided attempt |")
+        print("|---|---|---|---|---|")
+        base = cols[1][1]
+        for (label, res), run in zip(cols, [None] + [r for _, r in runs]):
+            if not res:
+                print(f"| {label} | not evaluated | | | |")
+                continue
+            k = sum(res[t] for t in common)
+            a = sum(res[t] and not base[t] for t in common)
+            b = sum(base[t] and not res[t] for t in common)
+            lo, hi = bootstrap_interval(a, b, len(common)) if common else (0.0, 0.0)
+            diff = 100 * (a - b) / len(common) if common else 0.0
+            c = f"{cost[run]:.0f}" if run in cost and cost[run] is not None else "-"
+            vs = "" if label == ref_label else f"{a} / {b} (p = {sign_test(a, b):.2f})"
+            iv = "" if label == ref_label else f"{diff:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+            print(f"| {label} | {k}/{len(common)} | {vs} | {iv} | {c} |")
+
+
+if __name__ == "__main__":
+    main()
