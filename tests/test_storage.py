@@ -1,6 +1,7 @@
 """Storage layer: round-trips, atomicity, resume, export, shards, errors, documented queries."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -695,13 +696,37 @@ def test_documented_queries_run_and_return_rows(tmp_path, store, run_id, monkeyp
     store.export_parquet(tmp_path / "export")
     monkeypatch.chdir(tmp_path)  # the Parquet example reads ./export
     queries = _doc_queries()
-    assert 6 <= len(queries) <= 12
+    assert 6 <= len(queries) <= 14
     for sql in queries:
+        if "follows_best" in sql:  # its fixture has no ranked line: test_follow_the_best_draft_query
+            continue
         result = store.query(sql)
         assert result.num_rows > 0, sql
     flips = store.query(queries[0]).to_pylist()
     assert [(r["gamma"], r["flip_rate"]) for r in flips] == \
         [(0.0, 0.0), (0.5, pytest.approx(1 / 3)), (1.0, pytest.approx(1 / 3))]
+
+
+def test_follow_the_best_draft_query(store, run_id):
+    """QUERIES.md 14 and scripts/signal_follow.py: on a guided line whose drafts start differently
+    and pass different numbers of tests, writing the best draft's first line counts as following
+    it, writing a worse one's as following that."""
+    import importlib.util
+
+    solve = make_solve("Mbpp/1")
+    for agent, written in ((1, "    x = 0\n"), (2, "    x = 1\n")):  # best draft 0 / worse draft 1
+        line = solve.attempts[agent].lines[2]
+        line.candidates[1].duplicate_of = None  # draft 0 passes both tests, draft 1 times out
+        solve.attempts[agent].lines[2] = dataclasses.replace(line, chosen_text=written)
+    store.write_problem(run_id, solve, make_eval("Mbpp/1"), wall_s=1.0)
+    doc = next(q for q in _doc_queries() if "follows_best" in q)
+    assert [(r["ranked_lines"], r["follows_best"]) for r in store.query(doc).to_pylist()] == [(2, 0.5)]
+    spec = importlib.util.spec_from_file_location("signal_follow", ROOT / "scripts" / "signal_follow.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    row = store.query(mod.FOLLOW_SQL).to_pylist()[0]
+    assert (row["ranked_lines"], row["follows_best"], row["follows_worse"]) == (2, 1, 1)
+    assert (row["mixed_lines"], row["follows_passing"], row["follows_failing"]) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("error", [
