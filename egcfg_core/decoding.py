@@ -62,10 +62,11 @@ class DecodeSettings:
     record_topk: int = 5
     batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward (where the engine can)
     seed: int = 0
-    # issue 10 (each off at its default, and then left out of the run id: old run ids stand)
-    signal_format: str = "v1"  # prompts.SIGNAL_FORMATS: "v2" = code so far once, best draft last
-    accept_verified: bool = False  # end the attempt with a candidate that is a whole function passing every visible test
-    skip_certain: str = ""  # comma list of SKIP_RULES: lines decoded unguided, without exploring
+    # issue 10, on by default since its dev-split measurement (README "Decode settings"); at the
+    # values runs had before them (config.LEGACY_DECODE) they are left out of the run id
+    signal_format: str = "v2"  # prompts.SIGNAL_FORMATS: "v2" = code so far once, best draft last
+    accept_verified: bool = True  # end the attempt with a candidate that is a whole function passing every visible test
+    skip_certain: str = "header,fence,agree,ahead"  # comma list of SKIP_RULES: lines decoded unguided, without exploring
 
 
 @dataclass

@@ -13,7 +13,8 @@ PROBLEM = Problem(
     visible_tests=(TestCase(source="assert add(1, 2) == 3", call="add(1, 2)"),
                    TestCase(source="assert add(2, 2) == 4", call="add(2, 2)")),
     hidden_tests=(TestCase(source="assert add(5, 5) == 10", call="add(5, 5)"),))
-SETTINGS = DecodeSettings(max_new_tokens=24, max_lines=6, candidate_tokens_per_line=12, exec_timeout_s=2.0)
+SETTINGS = DecodeSettings(max_new_tokens=24, max_lines=6, candidate_tokens_per_line=12, exec_timeout_s=2.0,
+                          skip_certain="")  # every guided line explores (the stages under test)
 
 
 @pytest.fixture(scope="module")

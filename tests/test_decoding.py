@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from egcfg_core.decoding import Attempt, DecodeSettings, Head, finished_function
+from egcfg_core.config import LEGACY_DECODE
 from egcfg_core.guidance import PlausibilityMask
 from egcfg_core.naive import naive_token
 from egcfg_core.prompts import build_prompt
@@ -74,7 +75,8 @@ def naive_decode(lm, parts, gamma, mask, n_tokens):
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 3.0])
 def test_cached_decoder_matches_naive(lm, gamma, batch_streams):
     n = 48
-    settings = DecodeSettings(max_new_tokens=n, max_lines=100, batch_streams=batch_streams,
+    # every line guided with the v1 signal, as the naive decoder does (config.LEGACY_DECODE)
+    settings = DecodeSettings(max_new_tokens=n, max_lines=100, batch_streams=batch_streams, **LEGACY_DECODE,
                               plausibility_alpha=0.05 if gamma == 3.0 else 0.0)
     parts = build_prompt(PROBLEM, lm.tokenizer)
     head = Head.build(lm, parts)

@@ -11,6 +11,7 @@ pytestmark = [pytest.mark.real_model]
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'egcfg[llama-cpp]'")
 
 from egcfg_core.decoding import Attempt, DecodeSettings, Head, finished_function  # noqa: E402
+from egcfg_core.config import LEGACY_DECODE
 from egcfg_core.guidance import PlausibilityMask, cfg_logprobs  # noqa: E402
 from egcfg_core.prompts import PromptParts  # noqa: E402
 from egcfg_core.records import AgentConfig, Problem, TestCase  # noqa: E402
@@ -77,7 +78,8 @@ def naive_decode(lm, gamma, mask, n_tokens):
 @pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 3.0])
 def test_cached_decoder_matches_naive_reencode(lm, gamma):
     n = 20
-    settings = DecodeSettings(max_new_tokens=n, max_lines=100, plausibility_alpha=0.05 if gamma == 3.0 else 0.0)
+    settings = DecodeSettings(max_new_tokens=n, max_lines=100, plausibility_alpha=0.05 if gamma == 3.0 else 0.0,
+                              **LEGACY_DECODE)  # every line guided, v1 signal: as the naive decoder
     agent = AgentConfig(t=0.7 if gamma else 0.0, gamma=gamma, s=2, d=1)
     before = lm.sequences_in_use()
     head = Head.build(lm, PARTS)
@@ -150,7 +152,7 @@ def test_real_egcfg_solve_on_llama_cpp(lm, data_dir):
 
     problem = load_problems("mbpp", data_dir=data_dir, task_ids=["Mbpp/12"]).problems[0]
     grid = agent_grid((0.7,), (1.0,), (2,), (1,), baseline=False)
-    rec = solve(problem, lm, grid, settings=DecodeSettings(max_new_tokens=60, max_lines=5),
+    rec = solve(problem, lm, grid, settings=DecodeSettings(max_new_tokens=60, max_lines=5, skip_certain=""),
                 fewshot=mbpp_fewshot(data_dir))
     attempt = rec.attempts[0]
     assert f"def {problem.function_name}" in rec.solution

@@ -98,7 +98,7 @@ class FixedSignal(Attempt):
 def test_guided_attempt_runs_end_to_end_over_the_server():
     with FakeServer(shape="chat") as srv:
         lm, _ = connect(srv)
-        st = DecodeSettings(max_new_tokens=12, max_lines=3, exec_workers=1, plausibility_alpha=0.0)
+        st = DecodeSettings(max_new_tokens=12, max_lines=3, exec_workers=1, plausibility_alpha=0.0, skip_certain="")
         head = Head.build(lm, parts())
         agent = AgentConfig(t=0.7, gamma=1.0, s=2, d=2)
         rec = FixedSignal(lm, problem(), head, agent, 0, st).run()

@@ -27,7 +27,8 @@ def test_real_model_egcfg_solve_with_execution_signal(lm, data_dir):
 
     problem = load_problems("mbpp", data_dir=data_dir, task_ids=["Mbpp/12"]).problems[0]
     grid = agent_grid((0.7,), (1.0,), (2,), (1,), baseline=False)
-    settings = DecodeSettings(max_new_tokens=80, max_lines=8)
+    settings = DecodeSettings(max_new_tokens=80, max_lines=8, signal_format="v1", accept_verified=False,
+                              skip_certain="")  # every line guided: the signal mechanism under test
     rec = solve(problem, lm, grid, settings=settings, fewshot=mbpp_fewshot(data_dir))
     attempt = rec.attempts[0]
     assert f"def {problem.function_name}" in rec.solution

@@ -88,7 +88,7 @@ def _attempt(lm, settings, raws):
 
 def test_accept_verified_ends_the_attempt_with_the_candidate(lm):
     raws = ["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"]
-    settings = DecodeSettings(max_new_tokens=12, max_lines=3, accept_verified=True)
+    settings = DecodeSettings(max_new_tokens=12, max_lines=3, accept_verified=True, skip_certain="")
     rec = _attempt(lm, settings, raws).run()
     assert rec.stop_reason == "verified" and (rec.verified_line, rec.verified_candidate) == (0, 1)
     assert rec.code == "def add(a, b):\n    return a + b\n" and rec.passed_visible
@@ -101,7 +101,7 @@ def test_accept_verified_ends_the_attempt_with_the_candidate(lm):
 
 def test_skip_rules(lm):
     raws = ["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a * b\n"]
-    settings = DecodeSettings(max_new_tokens=40, max_lines=3, skip_certain="header")
+    settings = DecodeSettings(max_new_tokens=40, max_lines=3, skip_certain="header", accept_verified=False)
     att = _attempt(lm, settings, raws)
     rec = att.run()
     assert 0 not in att.explored and rec.lines[0].candidates == [] and rec.lines[0].signal_text == ""
@@ -148,7 +148,7 @@ def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
     # the tiny model's own greedy lines, offered as agreeing candidates two lines at a time: with
     # `agree` the explored lines are decoded unguided (= greedy), and with `ahead` every line after
     # an explored one is foreseen, so it is not explored, and the code is still the greedy code
-    settings = DecodeSettings(max_new_tokens=60, max_lines=6)
+    settings = DecodeSettings(max_new_tokens=60, max_lines=6, accept_verified=False)
     greedy = _attempt(lm, settings, []).run()
     assert len(greedy.lines) >= 4
     rows = [ln.chosen_text.split("\n", 1)[0] for ln in greedy.lines]
@@ -166,13 +166,19 @@ def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
 
 
 def test_settings_are_validated_and_leave_old_run_ids_alone():
-    base = load_config("configs/mbpp_cpu.toml")
-    same = load_config("configs/mbpp_cpu.toml", {"signal_format": "v1", "accept_verified": False, "skip_certain": ""})
-    assert same.run_id() == base.run_id()
-    assert not {"signal_format", "accept_verified", "skip_certain"} & set(base.semantic()["decode"])
-    ids = {load_config("configs/mbpp_cpu.toml", o).run_id() for o in
+    """At the values runs had before them (LEGACY_DECODE) the settings stay out of the run id, so
+    those runs keep their ids; the defaults now differ from them, and each differs in the id."""
+    from egcfg_core.config import LEGACY_DECODE
+
+    legacy = load_config("configs/mbpp_cpu.toml", LEGACY_DECODE)
+    assert not set(LEGACY_DECODE) & set(legacy.semantic()["decode"])
+    default = load_config("configs/mbpp_cpu.toml")
+    assert (default.decode.signal_format, default.decode.accept_verified, default.decode.skip_certain) == \
+        ("v2", True, "header,fence,agree,ahead")
+    assert set(LEGACY_DECODE) <= set(default.semantic()["decode"]) and default.run_id() != legacy.run_id()
+    ids = {load_config("configs/mbpp_cpu.toml", {**LEGACY_DECODE, **o}).run_id() for o in
            ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,agree"})}
-    assert len(ids) == 3 and base.run_id() not in ids
+    assert len(ids) == 3 and legacy.run_id() not in ids and default.run_id() not in ids
     with pytest.raises(ConfigError, match="signal_format"):
         load_config(None, {"signal_format": "v3"})
     with pytest.raises(ConfigError, match="skip_certain.*nope"):
