@@ -220,9 +220,11 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 3})
     assert cfg.run_id() != rid
     # version 1 (the first parser, 139 of 164 tasks with visible tests) is the id the runs had
-    # before the version entered it: b1c7ef45eabb is quick.toml's run made with it
+    # before the version entered it: b1c7ef45eabb is quick.toml's run made with it (and with the
+    # decode settings of then, config.LEGACY_DECODE)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 1})
-    assert "problems_parser" not in cfg.semantic() and cfg.run_id() == "b1c7ef45eabb"
+    old = load_config(REPO / "configs" / "quick.toml", config_mod.LEGACY_DECODE)
+    assert "problems_parser" not in old.semantic() and old.run_id() == "b1c7ef45eabb"
     # MBPP's parser is at version 1: its ids do not carry it
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", versions)
     assert "problems_parser" not in load_config(None, {"benchmark": "mbpp"}).semantic()
