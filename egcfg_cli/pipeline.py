@@ -35,13 +35,20 @@ def _quiet_prefect():
 
 
 class _RunLogsBelow(logging.Filter):
-    """Drops flow and task run records below ``level`` (for the terminal's handlers)."""
+    """Drops flow and task run records below ``level`` (for the terminal's handlers), and, once
+    Ctrl-C has set ``decoding.SHUTDOWN``, every Prefect record: its account of our own interrupt
+    (a "Crash detected" report and traceback when the SIGINT lands inside its task bookkeeping)
+    is noise; the CLI says what happened and how to resume."""
 
     def __init__(self, level: int):
         super().__init__()
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from egcfg_core.decoding import SHUTDOWN
+
+        if SHUTDOWN.is_set() and record.name.startswith("prefect"):
+            return False
         return record.levelno >= self.level or not record.name.startswith(("prefect.flow_runs", "prefect.task_runs"))
 
 
@@ -154,12 +161,15 @@ def sweep_cmd(
     line_tasks: bool = typer.Option(None, "--line-tasks/--no-line-tasks",
                                     help="each line's exploration and execution as Prefect tasks"),
     seed: int = typer.Option(None, help="override decode.seed"),
+    decode: list[str] = typer.Option(None, "--decode", metavar="KEY=VALUE",
+                                     help="override any [decode] field, e.g. --decode skip_certain= "
+                                          "--decode signal_format=v1 (repeatable)"),
     resume_from: Path = typer.Option(None, help="a results export (e.g. results/EXP, see `egcfg results "
                                      "export`): its done problems of this run are copied into --db first "
                                      "and not solved again"),
 ):
     """Run or resume a sweep (same config -> same run id -> finished problems are skipped)."""
-    from egcfg_core.config import ConfigError, load_config
+    from egcfg_core.config import ConfigError, decode_overrides, load_config
     from egcfg_core.engines import EngineError
     from egcfg_core.model import INSTALL_COMMAND, ModelUnavailableError
     from egcfg_core.problems import DataUnavailableError
@@ -174,7 +184,7 @@ def sweep_cmd(
                  "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
                  "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks}
     try:
-        cfg = load_config(config, overrides)
+        cfg = load_config(config, {**overrides, **decode_overrides(decode)})
     except ConfigError as e:
         raise fail(f"bad config: {e}")
     with _quiet_prefect():

@@ -162,6 +162,30 @@ def _num_list(name: str, value: Any, typ: type, *, lo: float, lo_inclusive: bool
     return tuple(out)
 
 
+def decode_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (the CLI's ``--decode``) as typed [decode] overrides: the value is
+    read as the field's type (true/false, a number, or text as given; ``skip_certain=`` is empty)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        f = _DECODE_FIELDS.get(key)
+        if not sep or f is None:
+            raise ConfigError(f"--decode {item!r}: expected KEY=VALUE with KEY a [decode] field "
+                              f"({', '.join(_DECODE_FIELDS)})")
+        want = type(f.default)
+        try:
+            if want is bool:
+                if text.lower() not in ("true", "false"):
+                    raise ValueError
+                out[key] = text.lower() == "true"
+            else:
+                out[key] = want(text)
+        except ValueError:
+            raise ConfigError(f"decode.{key}: expected {want.__name__}, got {text!r}") from None
+    return out
+
+
 def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> SweepConfig:
     """Validate a parsed config mapping (sections as above) plus flat overrides (CLI)."""
     data = dict(data or {})

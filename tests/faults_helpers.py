@@ -170,12 +170,12 @@ def sandbox_jobs(procs: list[Proc]) -> list[Proc]:
 
 
 def sweep_args(db: Path, data_dir: Path, *, model: str = ONES, tasks: str = "all",
-               grid: dict | None = None) -> list[str]:
+               grid: dict | None = None, decode: dict | None = None) -> list[str]:
     args = ["sweep", "--model", model, "--benchmark", "mbpp", "--tasks", tasks, "--data-dir", str(data_dir),
             "--db", str(db)]
     for k, v in (grid or {}).items():
         args += [f"--{k.replace('_', '-')}", str(v)]
-    return args
+    return args + [a for k, v in (decode or {}).items() for a in ("--decode", f"{k}={v}")]
 
 
 class SweepProc:

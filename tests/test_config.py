@@ -304,7 +304,21 @@ def test_sweep_cli_bad_config_exits_2_naming_the_field(tmp_path):
     assert res.exit_code == 2 and "grid.s" in res.stderr, (res.exit_code, res.output)
     res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--max-new-tokens", "0"])
     assert res.exit_code == 2 and "decode.max_new_tokens" in res.stderr
+    for bad_decode, field in (("nope=1", "--decode 'nope=1'"), ("accept_verified=maybe", "decode.accept_verified"),
+                              ("skip_certain=header,nope", "skip_certain")):
+        res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--decode", bad_decode])
+        assert res.exit_code == 2 and field in res.stderr, (bad_decode, res.output)
     assert not (tmp_path / "x.duckdb").exists()  # refused before anything was opened
+
+
+def test_decode_overrides_are_typed_by_field():
+    from egcfg_core.config import decode_overrides
+
+    assert decode_overrides(["skip_certain=", "accept_verified=False", "seed=3", "top_p=0.9",
+                             "signal_format=v1"]) == \
+        {"skip_certain": "", "accept_verified": False, "seed": 3, "top_p": 0.9, "signal_format": "v1"}
+    cfg = load_config(None, decode_overrides(["skip_certain=header", "accept_verified=false"]))
+    assert (cfg.decode.skip_certain, cfg.decode.accept_verified) == ("header", False)
 
 
 def test_sweep_console_script_bad_config(tmp_path):

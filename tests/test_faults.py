@@ -52,6 +52,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # one guided agent (plus the γ = 0 baseline), short attempts
 GRID = dict(t="0.7", gamma="1", s="2", d="1", max_new_tokens=6)
 SLEEP_S = 0.5  # each sandboxed run of a slow test sleeps this long
+DECODE = {"skip_certain": ""}  # every guided line explores (the faults land in its executions)
 
 
 def config_of(data_dir, grid=GRID, tasks="all", model=ONES):
@@ -60,7 +61,7 @@ def config_of(data_dir, grid=GRID, tasks="all", model=ONES):
         model=model, benchmark="mbpp", tasks=tasks, data_dir=str(data_dir),
         t=[float(x) for x in g["t"].split(",")], gamma=[float(x) for x in g["gamma"].split(",") if x],
         s=[int(x) for x in g["s"].split(",")], d=[int(x) for x in g["d"].split(",")],
-        max_new_tokens=int(grid["max_new_tokens"])))
+        max_new_tokens=int(grid["max_new_tokens"]), **DECODE))
 
 
 def rows_of_run(db, run_id) -> dict[str, int]:
@@ -126,7 +127,7 @@ def test_sigkill_during_an_execution_leaves_no_sandbox_and_resumes(prefect_harne
         con.close()
 
     db = tmp_path / "killed.duckdb"
-    args = sweep_args(db, data, grid=GRID)
+    args = sweep_args(db, data, grid=GRID, decode=DECODE)
     p = SweepProc(args, prefect_harness)
     run_id = p.wait_for_line(r"run (\w+): 2 problems, 0 already done").group(1)
     assert run_id == cfg.run_id(), "CLI and in-process configs differ"
@@ -172,7 +173,7 @@ def test_sigkill_during_model_load_leaves_the_store_intact(prefect_harness, fini
     grid = dict(t="0.7", gamma="1", s="1", d="1", max_new_tokens=4)  # another run than the stored one
     new_run = config_of(data, grid=grid).run_id()
     assert new_run != old_run
-    args = sweep_args(db, data, grid=grid)
+    args = sweep_args(db, data, grid=grid, decode=DECODE)
 
     p = SweepProc(args, prefect_harness, env={SLOW_LOAD_ENV: "60"})
     p.wait_for_line(re.escape(LOADING_MARK))
@@ -247,7 +248,8 @@ def test_missing_model_is_a_clear_error_and_leaves_the_store_unchanged(prefect_h
     db = copy_store(src, tmp_path / "store.duckdb")
     counts, before = table_counts(db), snapshot(db)
     missing = "/nonexistent/egcfg-model-dir"
-    rc, out = SweepProc(sweep_args(db, data, model=missing, grid=dict(max_new_tokens=4)), prefect_harness).finish()
+    rc, out = SweepProc(sweep_args(db, data, model=missing, grid=dict(max_new_tokens=4), decode=DECODE),
+                        prefect_harness).finish()
     assert rc == 2, out
     assert missing in out and ("pip install" in out or "--model" in out), out
     assert "Traceback" not in out, out
@@ -260,7 +262,7 @@ def test_sweep_with_an_unwritable_db_path_exits_2_without_traceback(prefect_harn
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder\n")
     db = blocker / "egcfg.duckdb"  # its parent is a regular file: cannot be created, even by root
-    rc, out = SweepProc(sweep_args(db, data, grid=dict(max_new_tokens=4)), prefect_harness).finish()
+    rc, out = SweepProc(sweep_args(db, data, grid=dict(max_new_tokens=4), decode=DECODE), prefect_harness).finish()
     assert rc == 2, out
     assert "Traceback" not in out, out
     assert str(db) in out or str(blocker) in out, out
@@ -286,7 +288,7 @@ def test_ctrl_c_stops_a_sweep_at_once_and_its_private_server_goes_with_it(tmp_pa
     data = write_mbpp_dir(tmp_path / "data", [mbpp_row(n, [slow_test(sleep_s, n)])
                                               for n in range(1, n_problems + 1)])
     db = tmp_path / "c.duckdb"
-    args = sweep_args(db, data, grid=GRID) + ["--problem-workers", str(workers)]
+    args = sweep_args(db, data, grid=GRID, decode=DECODE) + ["--problem-workers", str(workers)]
     p = SweepProc(args, api_url="")
     p.wait_for_line(r"Mbpp/\d+: hidden")  # one problem committed, others being solved now
     servers = _servers_of(p.pid)
