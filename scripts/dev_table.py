@@ -55,7 +55,7 @@ def main() -> None:
     benchmark = con.execute("SELECT any_value(benchmark) FROM problems WHERE run_id = ?", [ref]).fetchone()[0]
     suites = args.suite or [benchmark, f"{benchmark}-et"]
     cost = dict(con.execute(
-        "SELECT run_id, avg(timings['wall_s']) FROM attempts WHERE gamma > 0 OR t > 0 GROUP BY run_id").fetchall())
+        "SELECT run_id, avg(timings['wall_s']) FROM attempts WHERE gamma > 0 GROUP BY run_id").fetchall())
     for suite in suites:
         cols = [("greedy", greedy(con, ref, suite))] + [(label, solved(con, r, suite, benchmark)) for label, r in runs]
         common = sorted(set.intersection(*(set(c) for _, c in cols if c)))

@@ -87,6 +87,7 @@ def main() -> None:
     follow = {r[0]: r[1:] for r in con.execute(FOLLOW_SQL).fetchall()}
     lines = {r[0]: r[1:] for r in con.execute(LINES_SQL).fetchall()}
     flips = {r[0]: r[1:] for r in con.execute(FLIPS_SQL).fetchall()}
+    from egcfg_core.config import LEGACY_DECODE
     from egcfg_core.model import _load_tokenizer, bf16_cache_path
 
     tok = _load_tokenizer(bf16_cache_path())
@@ -98,9 +99,9 @@ def main() -> None:
         signals = [s for (s,) in con.execute(
             "SELECT signal_text FROM lines WHERE run_id = ? AND signal_text <> ''", [run]).fetchall()]
         per_line = sum(len(tok.encode(s, add_special_tokens=False)) for s in signals) / len(signals) if signals else 0
-        dec = names.get(run, {}).get("decode", {})
-        setting = ", ".join(f"{k}={dec[k]}" for k in ("signal_format", "accept_verified", "skip_certain")
-                            if k in dec) or "defaults"
+        dec = {**LEGACY_DECODE, **names.get(run, {}).get("decode", {})}  # a stored config lacks them at these
+        setting = f"{dec['signal_format']}, verified {'on' if dec['accept_verified'] else 'off'}, " \
+                  f"skip {dec['skip_certain'] or 'none'}"
         n_lines, explored, guided = (lines.get(run, (0, 0, 0))[2], lines.get(run, (0, 0, 0))[1],
                                      lines.get(run, (0, 0, 0))[0])
         mixed, fp, ff, ranked, fb, fw = follow.get(run, (0, 0, 0, 0, 0, 0))
