@@ -162,7 +162,7 @@ def sweep_cmd(
                                     help="each line's exploration and execution as Prefect tasks"),
     seed: int = typer.Option(None, help="override decode.seed"),
     decode: list[str] = typer.Option(None, "--decode", metavar="KEY=VALUE",
-                                     help="override any [decode] field, e.g. --decode skip_certain= "
+                                     help="override any field of the config's decode section, e.g. --decode skip_certain= "
                                           "--decode signal_format=v1 (repeatable)"),
     resume_from: Path = typer.Option(None, help="a results export (e.g. results/EXP, see `egcfg results "
                                      "export`): its done problems of this run are copied into --db first "
