@@ -44,18 +44,6 @@ from egcfg_core.records import AgentConfig  # noqa: E402
 STAGES = ("sample_s", "execute_s", "prefill_s", "decode_s", "test_s")
 
 
-def _value(text: str):
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for typ in (int, float):
-        try:
-            return typ(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_variant(text: str) -> dict:
     """``key=value,key=value`` (a value may hold commas: ``skip_certain=header,fence``)."""
     items: list[str] = []
@@ -68,13 +56,13 @@ def parse_variant(text: str) -> dict:
 
 
 def parse_sets(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set {item!r}: expected key=value")
-        out[key.strip()] = _value(value.strip())
-    return out
+    """``key=value`` strings typed by their DecodeSettings field (the CLI's ``--decode`` parser)."""
+    from egcfg_core.config import ConfigError, decode_overrides
+
+    try:
+        return decode_overrides(items)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
 
 
 def agents(gammas: list[float], n_samplers: int, t: float, s: int, d: int) -> list[AgentConfig]:
