@@ -110,7 +110,7 @@ def main() -> None:
     data_dir = resolve_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
     sel = parse_task_selection(cfg.tasks)
     problems = load_problems(cfg.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
-    fewshot = mbpp_fewshot(data_dir) if cfg.benchmark.startswith("mbpp") else None
+    fewshot = mbpp_fewshot() if cfg.fewshot else None  # as the sweep
     lm, _ = load_engine(cfg.engine, args.model, cfg.engine_options)
     grid = agents(gammas, args.samplers, args.t, args.s, args.d)
     print(f"model {lm.name}; {len(problems)} problems ({cfg.tasks}); per problem {len(gammas)} EG-CFG "

@@ -66,7 +66,7 @@ def main() -> None:
     problem = load_problems(args.benchmark, data_dir=data_dir, task_ids=[args.task]).problems[0]
     lm = load(args.model)
     print(f"model {lm.name}, torch threads {torch.get_num_threads()}, dtype {next(lm.model.parameters()).dtype}")
-    parts = build_prompt(problem, lm.tokenizer, mbpp_fewshot(data_dir))
+    parts = build_prompt(problem, lm.tokenizer, mbpp_fewshot())
     head = Head.build(lm, parts)
     code_ids = lm.encode("def sort_matrix(M):\n    ")
     filler = "  L3  total = 12, row = [1, 2, 3]\n  -> returned [[1, 1, 1], [1, 2, 3]]\n"

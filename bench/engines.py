@@ -97,7 +97,7 @@ def main() -> None:
 
     sel = parse_task_selection(args.tasks)
     problems = load_problems(args.benchmark, data_dir=args.data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
-    fewshot = mbpp_fewshot(args.data_dir) if args.benchmark == "mbpp" else None
+    fewshot = mbpp_fewshot()  # as a sweep's prompt (run.fewshot = true)
     grid = agent_grid(tuple(args.t), tuple(args.gamma), tuple(args.s), tuple(args.d), baseline=not args.no_baseline)
     settings = DecodeSettings(max_new_tokens=args.max_new_tokens)
     keys = ("attempts", "attempt_s", "plain_tok", "plain_s", "guided_tok", "guided_s", "guided_lines",

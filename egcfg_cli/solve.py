@@ -55,12 +55,7 @@ def solve_cmd(
             lm = get_lm(model, engine)[0]
     except (ModelUnavailableError, EngineError, ValueError) as e:
         raise fail(str(e))
-    fewshot = None
-    if data_dir is not None:
-        try:
-            fewshot = mbpp_fewshot(data_dir)
-        except Exception:
-            fewshot = None
+    fewshot = mbpp_fewshot()  # as a sweep's prompt (run.fewshot = true, the default)
 
     console.rule(f"[bold]{problem.task_id}[/] ({problem.benchmark}) — {len(problem.visible_tests)} visible tests")
     console.print(problem.description.strip()[:800])

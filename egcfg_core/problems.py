@@ -23,10 +23,12 @@ codecontests       ``<data_dir>/codecontests_test.jsonl`` (rows in the hub's sha
 
 Without a data dir the Hugging Face hub is used through the optional ``datasets`` package
 (``pip install 'egcfg[hub]'``, network needed): ``google-research-datasets/mbpp`` (config
-``full``, split ``test``; split ``prompt`` for the few-shot examples), ``dz1/CodeScore-MBPP-ET``,
+``full``, split ``test``), ``dz1/CodeScore-MBPP-ET``,
 ``dz1/CodeScore-HumanEval-ET`` and ``deepmind/code_contests`` (split ``test``).  When neither
 source is available :class:`DataUnavailableError` says what to do.  A data dir that is given but
-lacks the benchmark's file is an error too (no silent fall-back to the hub).
+lacks the benchmark's file is an error too (no silent fall-back to the hub).  The 3 MBPP few-shot
+examples (the hub's ``prompt`` split, task ids 2-4) are part of the prompt and ship with the
+package (``egcfg_core/data/mbpp_fewshot.jsonl``), so the prompt never depends on the data source.
 
 Field mapping (pure functions on one dict row, shared by local files and hub rows)
 ----------------------------------------------------------------------------------
@@ -1391,20 +1393,18 @@ def load_problems(
     return col.finish()
 
 
-def mbpp_fewshot(data_dir: str | os.PathLike | None = None) -> list[dict]:
-    """The 3 standard MBPP few-shot examples (task ids 2, 3, 4) as dicts with ``task_id``,
-    ``text``, ``code``, ``test_list``, from ``<data_dir>/mbpp_fewshot.jsonl`` or, without a data
-    dir, the hub's MBPP ``prompt`` split.  Raises DataUnavailableError / MalformedRowError."""
-    ddir = resolve_data_dir(data_dir)
-    if ddir is not None:
-        path = _need_file(ddir, MBPP_FEWSHOT_FILE, "mbpp few-shot")
-        rows = []
-        for lineno, row, err in _read_jsonl(path):
-            if row is None:
-                raise MalformedRowError(f"{path}: line {lineno}: {err}")
-            rows.append(row)
-    else:
-        rows = _hub_rows(HUB_MBPP, "full", "prompt")
+def mbpp_fewshot() -> list[dict]:
+    """The 3 standard MBPP few-shot examples (task ids 2, 3, 4 of the hub's ``prompt`` split) as
+    dicts with ``task_id``, ``text``, ``code``, ``test_list``.  They are part of the prompt
+    template, so they ship with the package (``egcfg_core/data/mbpp_fewshot.jsonl``): every
+    checkout builds the same prompt whether or not a data dir is set (the run id does not record
+    where the examples came from, so they must not depend on it)."""
+    path = Path(__file__).parent / "data" / MBPP_FEWSHOT_FILE
+    rows = []
+    for lineno, row, err in _read_jsonl(path):
+        if row is None:
+            raise MalformedRowError(f"{path}: line {lineno}: {err}")
+        rows.append(row)
     by_id: dict[int, dict] = {}
     for row in rows:
         try:

@@ -81,10 +81,7 @@ def load_selection(config: SweepConfig):
     data_dir = resolve_data_dir(config.data_dir or None)
     sel = parse_task_selection(config.tasks)
     loaded = load_problems(config.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit)
-    fewshot = None
-    if config.fewshot and data_dir is not None:
-        fewshot = mbpp_fewshot(data_dir)
-    return loaded, fewshot
+    return loaded, (mbpp_fewshot() if config.fewshot else None)
 
 
 def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,

@@ -55,7 +55,7 @@ def worker(k: int, args, queue, deadline: float) -> None:
     else:  # transformers on the requested device
         loaded = load_model(cfg.model, cache_dir=args.cache_dir, device=args.device)
         lm = TransformersEngine(loaded.model, loaded.tokenizer, name=loaded.name)
-    fewshot = mbpp_fewshot(args.data_dir) if cfg.fewshot else None
+    fewshot = mbpp_fewshot() if cfg.fewshot else None
     out = Path(args.out) / f"worker-{k}.pkl.gz"
     with SandboxPool(size=2) as pool:
         while time.time() < deadline:

