@@ -126,7 +126,7 @@ _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # DecodeSettings fields added after run ids were first recorded (issue 10), at the values every run
 # had before them: left out of the run id at these values, so those runs keep their ids (and a
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
-LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": ""}
+LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0}
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -230,6 +230,8 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         if want in (int, float) and value < 0:
             raise ConfigError(f"decode.{key}: must be >= 0, got {value!r}")
         decode[key] = value
+    if "skip_confident" in decode and decode["skip_confident"] >= 1:
+        raise ConfigError(f"decode.skip_confident: must be in [0, 1) (0 = off), got {decode['skip_confident']!r}")
     if "plausibility_alpha" in decode and decode["plausibility_alpha"] > 1:
         raise ConfigError(f"decode.plausibility_alpha: must be in [0, 1], got {decode['plausibility_alpha']!r}")
     if "signal_format" in decode and decode["signal_format"] not in SIGNAL_FORMATS:

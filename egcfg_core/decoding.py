@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import math
 import re
 import threading
 import time
@@ -67,6 +68,9 @@ class DecodeSettings:
     signal_format: str = "v2"  # prompts.SIGNAL_FORMATS: "v2" = code so far once, best draft last
     accept_verified: bool = True  # end the attempt with a candidate that is a whole function passing every visible test
     skip_certain: str = "header,fence,agree,ahead"  # comma list of SKIP_RULES: lines decoded unguided, without exploring
+    # a line whose greedy tokens all have unguided probability >= this is written unguided without
+    # exploring (found by decoding it on a fork of p_sol, abandoned at the first token below); 0 = off
+    skip_confident: float = 0.0
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Head:
 #   ahead   the previous line's candidates (d >= 2) all began with the line just written and all
 #           agree on the next one too: that next line is an `agree` line seen one line early, so
 #           it is not explored at all (no sampling, no execution, no p_dyn)
+# and, by threshold (``skip_confident`` = τ > 0): the line the unguided stream writes greedily has
+# every token at probability >= τ (decided by writing it on a fork of p_sol, given up at the first
+# token below τ, so an uncertain line costs only the tokens up to its first doubt)
 SKIP_RULES = ("header", "fence", "agree", "ahead")
 
 
@@ -310,6 +317,12 @@ class Attempt:
             prefix = lm.decode(code_ids)
             timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
             skipped = self.certain(line_index, logits_u, foreseen) if a.gamma != 0 else ""
+            peeked = None  # (stream, code ids, write_line's result) of a confident line
+            if not skipped and a.gamma != 0 and st.skip_confident > 0 and self.problem.visible_tests:
+                t0 = time.perf_counter()
+                peeked = self.peek(sol, code_ids, logits_u)
+                timings["decode_s"] += time.perf_counter() - t0
+                skipped = "confident" if peeked is not None else ""
             cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings)
             found = verified_candidate(cands, prefix, self.problem) if st.accept_verified else None
             if found is not None:  # a whole function that passed every visible test: end with it
@@ -337,35 +350,16 @@ class Attempt:
                 timings["prefill_s"] = time.perf_counter() - t0
             # step 5: write the line, one guided token at a time
             t0 = time.perf_counter()
-            tokens: list[TokenDecision] = []
             line_start = len(code_ids)
-            while True:
-                if self.cancel.is_set() or SHUTDOWN.is_set():
-                    stop_reason = "cancelled"
-                    break
-                tok, decision = self.choose(logits_u, logits_c, len(code_ids), guided)
-                tokens.append(decision)
-                if tok in lm.eos_ids:
-                    stop_reason = "eos"
-                    break
-                code_ids.append(tok)
-                text = lm.decode(code_ids)
-                done = finished_function(text, self.problem)
-                if done:
-                    code, stop_reason = done
-                    break
-                if len(code_ids) >= st.max_new_tokens:
-                    stop_reason = "token_cap"
-                    break
-                if pair is not None:
-                    logits_u, logits_c = lm.pair_step(pair, tok)
-                else:
-                    logits_u = lm.step(sol, tok)
-                if "\n" in decision.token_text:
-                    break
+            if peeked is not None:  # the confident line, already written on a fork of p_sol
+                lm.release(sol)
+                sol, code_ids, (tokens, stop_reason, code, logits_u, _) = peeked[0], peeked[1], peeked[2]
+            else:
+                tokens, stop_reason, code, logits_u, logits_c = self.write_line(
+                    sol, pair, code_ids, logits_u, logits_c, guided)
             if pair is not None:
                 sol = lm.unpair(pair)  # p_dyn is dropped: the next line gets a new signal
-            timings["decode_s"] = time.perf_counter() - t0
+            timings["decode_s"] += time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings)
             foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
@@ -391,6 +385,52 @@ class Attempt:
                              lines=lines, visible=visible, passed_visible=passed, timings=totals,
                              verified_line=verified[0] if verified else None,
                              verified_candidate=verified[1] if verified else None)
+
+    def write_line(self, sol, pair, code_ids: list[int], logits_u: torch.Tensor, logits_c: torch.Tensor | None,
+                   guided: bool, floor: float = 0.0):
+        """Write one line onto ``code_ids`` token by token (guided on ``pair``, else on ``sol``):
+        (tokens, stop_reason, code, logits_u, logits_c) after its newline or the attempt's end
+        ("" = go on).  ``floor`` > 0: None as soon as a token's unguided probability is below it."""
+        lm, st = self.lm, self.settings
+        tokens: list[TokenDecision] = []
+        stop_reason, code = "", ""
+        while True:
+            if self.cancel.is_set() or SHUTDOWN.is_set():
+                stop_reason = "cancelled"
+                break
+            tok, decision = self.choose(logits_u, logits_c, len(code_ids), guided)
+            if floor and math.exp(decision.logp_uncond) < floor:
+                return None
+            tokens.append(decision)
+            if tok in lm.eos_ids:
+                stop_reason = "eos"
+                break
+            code_ids.append(tok)
+            done = finished_function(lm.decode(code_ids), self.problem)
+            if done:
+                code, stop_reason = done
+                break
+            if len(code_ids) >= st.max_new_tokens:
+                stop_reason = "token_cap"
+                break
+            if pair is not None:
+                logits_u, logits_c = lm.pair_step(pair, tok)
+            else:
+                logits_u = lm.step(sol, tok)
+            if "\n" in decision.token_text:
+                break
+        return tokens, stop_reason, code, logits_u, logits_c
+
+    def peek(self, sol, code_ids: list[int], logits_u: torch.Tensor):
+        """The ``skip_confident`` test: the next line written greedily (unguided) on a fork of
+        p_sol, as (fork, code ids, write_line's result) when every token's unguided probability
+        is at least the threshold; None (the fork dropped) at the first token below it."""
+        fork, ids = self.lm.fork(sol), list(code_ids)
+        out = self.write_line(fork, None, ids, logits_u, None, False, floor=self.settings.skip_confident)
+        if out is None or out[1] == "cancelled":
+            self.lm.release(fork)
+            return None
+        return fork, ids, out
 
     def sample(self, logprobs: torch.Tensor, position: int) -> int:
         """A sampler agent's token: temperature t and top-p (stock warpers), seeded per position."""

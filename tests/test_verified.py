@@ -165,6 +165,43 @@ def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
             assert all(rec.lines[k].candidates == [] for k in range(1, len(rec.lines), 2))
 
 
+def test_skip_confident_writes_sure_lines_unguided_and_explores_the_rest(lm):
+    """skip_confident = τ: a line whose greedy tokens all have unguided probability >= τ is written
+    unguided without exploring; the first token below τ gives the peek up and the line is explored
+    as without the setting (the fork leaves p_sol untouched: the same attempt token for token)."""
+    import math
+
+    settings = DecodeSettings(max_new_tokens=60, max_lines=6, accept_verified=False, skip_certain="")
+    raws = ["    return a - b\n    x = 1\n", "    return a * b\n    y = 2\n"]
+    base_att = _attempt(lm, settings, raws)
+    base = base_att.run()
+    # a threshold no token reaches (the tiny random model is never sure): every line explored, and
+    # the attempt is the one without the setting
+    att = _attempt(lm, replace(settings, skip_confident=0.999), raws)
+    rec = att.run()
+    assert att.explored == base_att.explored and rec.code == base.code
+    assert [[d.token_id for d in ln.tokens] for ln in rec.lines] == [[d.token_id for d in ln.tokens] for ln in base.lines]
+    # a threshold every token reaches: nothing explored, the code is the unguided greedy code
+    greedy = _attempt(lm, replace(settings, skip_certain="header,fence,agree,ahead"), []).run()
+    att = _attempt(lm, replace(settings, skip_confident=1e-9), raws)
+    rec = att.run()
+    assert att.explored == [] and rec.code == greedy.code
+    assert all(ln.candidates == [] and ln.signal_text == "" for ln in rec.lines)
+    assert all(not d.argmax_changed for ln in rec.lines for d in ln.tokens)
+    # in between (the median of the lines' least sure token): the lines written unexplored are
+    # exactly those whose every token reached τ, and some lines were explored
+    floors = sorted(min(math.exp(d.logp_uncond) for d in ln.tokens) for ln in rec.lines if ln.tokens)
+    tau = floors[len(floors) // 2]
+    att = _attempt(lm, replace(settings, skip_confident=tau), raws)
+    rec = att.run()
+    assert att.explored and len(att.explored) < len(rec.lines)
+    for k, ln in enumerate(rec.lines):
+        if k not in att.explored:
+            assert ln.candidates == [] and all(math.exp(d.logp_uncond) >= tau for d in ln.tokens)
+    with pytest.raises(ConfigError, match="skip_confident"):
+        load_config(None, {"skip_confident": 1.0})
+
+
 def test_settings_are_validated_and_leave_old_run_ids_alone():
     """At the values runs had before them (LEGACY_DECODE) the settings stay out of the run id, so
     those runs keep their ids; the defaults now differ from them, and each differs in the id."""
@@ -175,10 +212,13 @@ def test_settings_are_validated_and_leave_old_run_ids_alone():
     default = load_config("configs/mbpp_cpu.toml")
     assert (default.decode.signal_format, default.decode.accept_verified, default.decode.skip_certain) == \
         ("v2", True, "header,fence,agree,ahead")
-    assert set(LEGACY_DECODE) <= set(default.semantic()["decode"]) and default.run_id() != legacy.run_id()
+    changed = {k for k, v in LEGACY_DECODE.items() if getattr(default.decode, k) != v}
+    assert changed == {"signal_format", "accept_verified", "skip_certain"}  # skip_confident: off by default
+    assert changed == set(LEGACY_DECODE) & set(default.semantic()["decode"]) and default.run_id() != legacy.run_id()
     ids = {load_config("configs/mbpp_cpu.toml", {**LEGACY_DECODE, **o}).run_id() for o in
-           ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,agree"})}
-    assert len(ids) == 3 and legacy.run_id() not in ids and default.run_id() not in ids
+           ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,agree"},
+            {"skip_confident": 0.9})}
+    assert len(ids) == 4 and legacy.run_id() not in ids and default.run_id() not in ids
     with pytest.raises(ConfigError, match="signal_format"):
         load_config(None, {"signal_format": "v3"})
     with pytest.raises(ConfigError, match="skip_certain.*nope"):
