@@ -338,7 +338,7 @@ class Attempt:
                     self.on_line(line)
                 break
             if signal and "agree" in self.skip and self.agree(cands):
-                signal = ""  # explored and executed, but the signal would not change the line
+                signal, skipped = "", "agree"  # explored and executed, but the signal would not change the line
             guided = bool(signal) and a.gamma != 0
             pair = None
             logits_c = None
@@ -361,7 +361,8 @@ class Attempt:
                 sol = lm.unpair(pair)  # p_dyn is dropped: the next line gets a new signal
             timings["decode_s"] += time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
-                              chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings)
+                              chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings,
+                              skip_rule=skipped)
             foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
             lines.append(line)
             for k in totals:

@@ -147,6 +147,9 @@ class LineRecord:
     chosen_text: str  # the line actually written (ends with "\n" unless the code stopped)
     tokens: list[TokenDecision]
     timings: dict[str, float]  # sample_s, execute_s, prefill_s, decode_s
+    # the rule that spared the line exploration ('header', 'fence', 'ahead', 'confident') or
+    # guidance ('agree': explored, no signal); "" = the line ran the method
+    skip_rule: str = ""
 
 
 @dataclass

@@ -138,7 +138,7 @@ def _outcome_struct(o: TestOutcome) -> dict[str, Any]:
 
 def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
     task_id = solve.problem.task_id
-    agent, idx, prefix, signal, chosen, ncand, ntok, timings = ([] for _ in range(8))
+    agent, idx, prefix, signal, chosen, ncand, ntok, timings, skip = ([] for _ in range(9))
     for a in solve.attempts:
         for ln in a.lines:
             agent.append(a.agent_index)
@@ -148,6 +148,7 @@ def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
             chosen.append(ln.chosen_text)
             ncand.append(len(ln.candidates))
             ntok.append(len(ln.tokens))
+            skip.append(ln.skip_rule)
             timings.append(_timings(ln.timings, f"{task_id} agent {a.agent_index} line {ln.line_index}"))
     n = len(agent)
     return _table({
@@ -155,6 +156,7 @@ def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
         "agent_index": (I32, agent), "line_index": (I32, idx), "prefix": (STR, prefix),
         "signal_text": (STR, signal), "chosen_text": (STR, chosen),
         "n_candidates": (I32, ncand), "n_tokens": (I32, ntok), "timings": (TIMINGS, timings),
+        "skip_rule": (STR, skip),
     })
 
 

@@ -87,6 +87,10 @@ CREATE TABLE IF NOT EXISTS lines (
     timings       MAP(VARCHAR, DOUBLE),       -- sample_s, execute_s, prefill_s, decode_s
     PRIMARY KEY (run_id, task_id, agent_index, line_index)
 );
+-- Added later the same way (older rows read NULL): the rule that spared the line its exploration
+-- or its guidance (decode.skip_certain / skip_confident: 'header', 'fence', 'ahead', 'confident'
+-- = not explored; 'agree' = explored and executed, no guidance), '' = the line ran the method.
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS skip_rule VARCHAR;
 
 -- One row per sampled candidate continuation of a line.
 CREATE TABLE IF NOT EXISTS candidates (

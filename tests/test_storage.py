@@ -107,7 +107,8 @@ def make_solve(task_id: str, *, winner: int | None = 2, n_agents: int = 3) -> So
                 line_index=li, prefix="def f(x):\n" + "    pass\n" * li,
                 signal_text="" if li == 0 else f"# Candidate A ran: x = {li}",
                 candidates=cands, chosen_text=f"    x = {li}\n", tokens=toks,
-                timings={"sample_s": 0.5, "execute_s": 0.1, "prefill_s": 0.2, "decode_s": 0.3 + li}))
+                timings={"sample_s": 0.5, "execute_s": 0.1, "prefill_s": 0.2, "decode_s": 0.3 + li},
+                skip_rule="header" if li == 0 else ""))
         passed = winner is not None and a == winner
         attempts.append(AttemptRecord(
             agent_index=a, agent=AgentConfig(t=0.7 if gamma else 0.0, gamma=gamma, s=N_CANDS, d=2),
@@ -214,6 +215,8 @@ def test_every_table_round_trips(store, run_id):
     assert ln["signal_text"] == "# Candidate A ran: x = 2" and ln["chosen_text"] == "    x = 2\n"
     assert ln["prefix"] == "def f(x):\n    pass\n    pass\n"
     assert dict(ln["timings"])["decode_s"] == 2.3
+    assert ln["skip_rule"] == ""
+    assert store.query("SELECT DISTINCT skip_rule FROM lines WHERE line_index = 0").to_pylist() == [{"skip_rule": "header"}]
 
     cand = store.query("SELECT line_index, candidate_index, executable, duplicate_of, raw_text "
                        "FROM candidates WHERE task_id = 'Mbpp/1' AND agent_index = 0 "
@@ -696,7 +699,7 @@ def test_documented_queries_run_and_return_rows(tmp_path, store, run_id, monkeyp
     store.export_parquet(tmp_path / "export")
     monkeypatch.chdir(tmp_path)  # the Parquet example reads ./export
     queries = _doc_queries()
-    assert 6 <= len(queries) <= 14
+    assert 6 <= len(queries) <= 15
     for sql in queries:
         if "follows_best" in sql:  # its fixture has no ranked line: test_follow_the_best_draft_query
             continue

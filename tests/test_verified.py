@@ -105,12 +105,14 @@ def test_skip_rules(lm):
     att = _attempt(lm, settings, raws)
     rec = att.run()
     assert 0 not in att.explored and rec.lines[0].candidates == [] and rec.lines[0].signal_text == ""
+    assert rec.lines[0].skip_rule == "header" and rec.lines[1].skip_rule == ""
     assert all(not d.argmax_changed for d in rec.lines[0].tokens)  # decoded unguided
     assert len(rec.lines) > 1 and 1 in att.explored and rec.lines[1].candidates  # later lines explore
     # agree: explored and executed, but no signal when every candidate starts the same
     att = _attempt(lm, replace(settings, skip_certain="agree"), raws)
     rec = att.run()
     assert rec.lines[0].candidates and rec.lines[0].candidates[0].executions and rec.lines[0].signal_text == ""
+    assert rec.lines[0].skip_rule == "agree"
     assert Attempt.agree(rec.lines[0].candidates)
     assert not Attempt.agree([CandidateRecord(0, "x = 1\n", None), CandidateRecord(1, "y = 1\n", None)])
     # fence: the unguided stream's next token is EOS (or closes the code block)
@@ -186,7 +188,7 @@ def test_skip_confident_writes_sure_lines_unguided_and_explores_the_rest(lm):
     att = _attempt(lm, replace(settings, skip_confident=1e-9), raws)
     rec = att.run()
     assert att.explored == [] and rec.code == greedy.code
-    assert all(ln.candidates == [] and ln.signal_text == "" for ln in rec.lines)
+    assert all(ln.candidates == [] and ln.signal_text == "" and ln.skip_rule == "confident" for ln in rec.lines)
     assert all(not d.argmax_changed for ln in rec.lines for d in ln.tokens)
     # in between (the median of the lines' least sure token): the lines written unexplored are
     # exactly those whose every token reached τ, and some lines were explored
@@ -198,6 +200,9 @@ def test_skip_confident_writes_sure_lines_unguided_and_explores_the_rest(lm):
     for k, ln in enumerate(rec.lines):
         if k not in att.explored:
             assert ln.candidates == [] and all(math.exp(d.logp_uncond) >= tau for d in ln.tokens)
+            assert ln.skip_rule == "confident"
+        else:
+            assert ln.skip_rule == "" and ln.candidates
     with pytest.raises(ConfigError, match="skip_confident"):
         load_config(None, {"skip_confident": 1.0})
 
