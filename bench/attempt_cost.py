@@ -75,7 +75,8 @@ def summarise(kind: str, records: list[dict]) -> float:
     wall = statistics.mean(r["wall_s"] for r in records)
     parts = "  ".join(f"{st[:-2]} {statistics.mean(r.get(st, 0.0) for r in records):6.2f}" for st in STAGES)
     lines = statistics.mean(r["lines"] for r in records)
-    print(f"{kind:<8} {len(records):>2} attempts  wall {wall:6.2f} s  {parts}  ({lines:.1f} lines)")
+    explored = statistics.mean(r["explored"] for r in records)
+    print(f"{kind:<8} {len(records):>2} attempts  wall {wall:6.2f} s  {parts}  ({lines:.1f} lines, {explored:.1f} explored)")
     return wall
 
 
@@ -126,7 +127,8 @@ def main() -> None:
             runs += [(v, a, c) for v, c in variants.items() for a in grid if not a.is_sampler]
             for i, (kind, agent, c) in enumerate(runs):
                 rec = Attempt(lm, problem, head, agent, i, c.decode, pool=pool).run()
-                kinds[kind].append({**rec.timings, "lines": len(rec.lines)})
+                kinds[kind].append({**rec.timings, "lines": len(rec.lines),
+                                    "explored": sum(1 for ln in rec.lines if ln.candidates)})
                 print(f"  {problem.task_id} {agent.name:<22} {rec.timings['wall_s']:6.1f} s  {len(rec.lines):>2} lines"
                       f"  {rec.stop_reason:<9} visible {'pass' if rec.passed_visible else 'fail'}  [{kind}]",
                       flush=True)
