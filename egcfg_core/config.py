@@ -9,7 +9,7 @@
               prompt = ["default"]   (prompt variants, prompts.PROMPT_VARIANTS: "default", "long-code")
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
-              fewshot = true; problem_retries = 1; eval_timeout_s = 10.0
+              fewshot = true; problem_retries = 1; eval_timeout_s = 10.0; reuse_greedy = true
 
 The run id is a hash of everything that changes results (not of paths or worker counts), so
 running the same sweep again resumes it.  That includes the version of the benchmark's problem
@@ -62,6 +62,7 @@ class SweepConfig:
     fewshot: bool = True
     problem_retries: int = 1
     eval_timeout_s: float = 10.0
+    reuse_greedy: bool = True  # copy the greedy attempt a stored run already made (greedy_key)
 
     def grid(self) -> list[AgentConfig]:
         return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
@@ -70,7 +71,8 @@ class SweepConfig:
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
         d = dataclasses.asdict(self)
-        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries"):
+        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries",
+                  "reuse_greedy"):
             d.pop(k)
         d["decode"].pop("exec_workers")
         guided = any(g > 0 for g in self.gamma)
@@ -108,6 +110,10 @@ class SweepConfig:
         decode = DecodeSettings(**{**LEGACY_DECODE, **sem.pop("decode", {})})
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
 
+    def greedy_key(self) -> str | None:
+        """``greedy_key(self.semantic())``: what this run's greedy attempt depends on."""
+        return greedy_key(self.semantic())
+
     def run_id(self) -> str:
         blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -120,13 +126,35 @@ _SECTIONS = {
              "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
             "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot", "problem_retries": "problem_retries",
-            "eval_timeout_s": "eval_timeout_s"},
+            "eval_timeout_s": "eval_timeout_s", "reuse_greedy": "reuse_greedy"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # DecodeSettings fields added after run ids were first recorded (issue 10), at the values every run
 # had before them: left out of the run id at these values, so those runs keep their ids (and a
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
 LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0}
+
+
+def greedy_key(semantic: dict[str, Any]) -> str | None:
+    """What the greedy baseline attempt (agent 0) of a run with this stored config (``semantic()``,
+    e.g. a runs row) depends on, hashed; None when its grid does not start with that agent.
+    The config less the grid, the task selection and the settings only guided agents read
+    (``LEGACY_DECODE``'s), plus the greedy agent's prompt variant: two runs with one key write the
+    same greedy attempt token for token (decoding is deterministic), so a sweep copies it from a
+    stored run (``[run] reuse_greedy``) instead of decoding it again.  Computed on the stored dict
+    itself, not on a config rebuilt from it, so whatever the stored run recorded (its problem
+    parser version, a setting this code no longer has) keeps the keys apart."""
+    if not semantic.get("baseline", True):
+        return None
+    d = json.loads(json.dumps(semantic))
+    prompt = (d.pop("prompt", None) or ["default"])[0]
+    for k in ("tasks", "t", "gamma", "s", "d", "baseline", "sample_t", "sample_n"):
+        d.pop(k, None)
+    for k in LEGACY_DECODE:
+        d.get("decode", {}).pop(k, None)
+    d["greedy_prompt"] = prompt
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -299,7 +327,8 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         if len(set(items)) != len(items):
             raise ConfigError(f"grid.prompt: a variant is listed twice: {list(items)!r}")
         cfg["prompt"] = tuple(items)
-    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks")):
+    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks"),
+                      ("reuse_greedy", "run.reuse_greedy")):
         if key in flat:
             if not isinstance(flat[key], bool):
                 raise ConfigError(f"{name}: expected true or false, got {flat[key]!r}")

@@ -177,6 +177,9 @@ class AttemptRecord:
     # accept_verified): its line and candidate index; ``code`` is that candidate's function
     verified_line: int | None = None
     verified_candidate: int | None = None
+    # the run whose identical greedy attempt this is (copied, not decoded again: config.greedy_key);
+    # its lines are that run's, copied by the store
+    reused_from: str | None = None
 
 
 @dataclass

@@ -12,7 +12,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from egcfg_core.agents import PromptHeads, final_index, settle
 from egcfg_core.config import SweepConfig
 from egcfg_core.decoding import SHUTDOWN
-from egcfg_core.records import EvaluationRecord, Problem, SolveRecord
+from egcfg_core.records import AttemptRecord, EvaluationRecord, Problem, SolveRecord
 from tasks.decode import run_agent_task
 from tasks.evaluate import evaluate_task
 from tasks.prompt import build_prompt_task
@@ -20,23 +20,27 @@ from tasks.prompt import build_prompt_task
 from .runtime import get_engine, get_pool, stop_all_on_interrupt
 
 
-def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = None
-                  ) -> tuple[SolveRecord, EvaluationRecord]:
-    """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution."""
+def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = None,
+                  reuse: AttemptRecord | None = None) -> tuple[SolveRecord, EvaluationRecord]:
+    """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution.
+    ``reuse``: agent 0's greedy attempt, copied from a stored run that made the same one (the
+    sweep finds it: ``config.greedy_key``); it is not decoded again."""
     t0 = time.perf_counter()
     lm, _, _ = get_engine(config)
     pool = get_pool()
     grid = config.grid()
     heads = PromptHeads(lambda variant: build_prompt_task(problem, lm, fewshot, variant))
-    if config.agent_workers <= 1:
-        attempts = []
-        for i, agent in enumerate(grid):
-            attempts.append(run_agent_task(problem, lm, heads(agent.prompt), agent, i, config.decode,
+    attempts = [reuse] if reuse is not None else []
+    if attempts and attempts[0].passed_visible:
+        pass  # the greedy attempt won: no other agent runs, as if it had been decoded here
+    elif config.agent_workers <= 1:
+        for i in range(len(attempts), len(grid)):
+            attempts.append(run_agent_task(problem, lm, heads(grid[i].prompt), grid[i], i, config.decode,
                                            pool=pool, line_tasks=config.line_tasks))
             if attempts[-1].passed_visible:
                 break
     else:
-        attempts = _concurrent(problem, lm, heads, grid, config, pool)
+        attempts += _concurrent(problem, lm, heads, grid, config, pool, start=len(attempts))
     if SHUTDOWN.is_set():  # the sweep was interrupted: it commits nothing more, skip the scoring
         raise RuntimeError(f"{problem.task_id}: interrupted")
     winner, final = final_index(attempts)
@@ -57,16 +61,17 @@ solve_problem_task = task(name="egcfg-solve-problem", cache_policy=NO_CACHE)(sol
 """The same, as a task: what a sweep hands to a thread or Dask task runner."""
 
 
-def _concurrent(problem, lm, heads, grid, config, pool):
-    """Agents in a thread task runner; a passing agent cancels those after it in grid order, so
-    the winner (the lowest passing index) is the one the sequential run would pick."""
+def _concurrent(problem, lm, heads, grid, config, pool, start: int = 0):
+    """Agents ``start``... in a thread task runner; a passing agent cancels those after it in grid
+    order, so the winner (the lowest passing index) is the one the sequential run would pick."""
     cancels = [threading.Event() for _ in grid]
     runner = ThreadPoolTaskRunner(max_workers=config.agent_workers)
     done = {}
     with runner, stop_all_on_interrupt():
         futures = {runner.submit(run_agent_task, parameters=dict(
             problem=problem, lm=lm, head=heads(agent.prompt), agent=agent, agent_index=i, settings=config.decode,
-            pool=pool, cancel=cancels[i], line_tasks=config.line_tasks)): i for i, agent in enumerate(grid)}
+            pool=pool, cancel=cancels[i], line_tasks=config.line_tasks)): i
+            for i, agent in enumerate(grid) if i >= start}
         for fut in as_completed(list(futures)):
             i = futures[fut]
             rec = fut.result()

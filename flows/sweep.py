@@ -12,6 +12,7 @@ id, so the UI lists every session of a run as versions of one artifact).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 import time
@@ -21,11 +22,12 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from egcfg_core.config import SweepConfig, load_config
+from egcfg_core.config import SweepConfig, greedy_key, load_config
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
-from egcfg_core.records import SolveRecord
+from egcfg_core.records import AttemptRecord, SolveRecord
 from storage.export import resume_note
+from storage.rows import attempt_from_row
 from storage.store import Store
 
 from . import progress
@@ -49,7 +51,7 @@ def code_version() -> str:
     return "egcfg-" + version("egcfg")
 
 
-def _solve_with_runner(todo, config: SweepConfig, fewshot, commit) -> None:
+def _solve_with_runner(todo, config: SweepConfig, fewshot, commit, reuse: dict | None = None) -> None:
     """Problems as tasks on a thread pool, or on a Dask cluster (prefect-dask); results come back
     here and are committed by this process's single writer as they complete."""
     from prefect.futures import as_completed
@@ -66,7 +68,8 @@ def _solve_with_runner(todo, config: SweepConfig, fewshot, commit) -> None:
     with runner, stop_all_on_interrupt():  # Prefect cancels the queued ones; these stop the running
         started = {}
         for problem in todo:
-            fut = runner.submit(task, parameters=dict(problem=problem, config=config, fewshot=fewshot))
+            fut = runner.submit(task, parameters=dict(problem=problem, config=config, fewshot=fewshot,
+                                                      reuse=(reuse or {}).get(problem.task_id)))
             started[fut] = (problem, time.perf_counter())
         for fut in as_completed(list(started)):
             problem, t0 = started[fut]
@@ -75,6 +78,21 @@ def _solve_with_runner(todo, config: SweepConfig, fewshot, commit) -> None:
             except Exception as e:  # recorded, not fatal
                 result = e
             commit(problem, result, t0)
+
+
+def greedy_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: str, todo) -> dict[str, AttemptRecord]:
+    """For each problem in ``todo``, agent 0's greedy attempt when a stored run of the same model
+    and ``greedy_key`` (the protocol's greedy, sampling and EG-CFG runs share one) already made
+    it: the record to copy instead of decoding it again (``[run] reuse_greedy``)."""
+    key = config.greedy_key()
+    if key is None or not todo:
+        return {}
+    runs = store.query("SELECT run_id, config, model FROM runs ORDER BY created_at, run_id").to_pylist()
+    sources = [r["run_id"] for r in runs if r["run_id"] != run_id and r["model"] == fingerprint
+               and greedy_key(json.loads(r["config"])) == key]
+    found = store.greedy_attempts(sources, [p.task_id for p in todo])
+    agent = config.grid()[0]
+    return {task_id: attempt_from_row(row, agent, source) for task_id, (source, row) in found.items()}
 
 
 def load_selection(config: SweepConfig):
@@ -104,6 +122,11 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
         note = resume_note(resume_from, run_id, config.semantic()) if resume_from and not seeded else ""
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
+        reuse = greedy_reuse(store, config, run_id, fingerprint, todo) if config.reuse_greedy else {}
+        if reuse:
+            logger.info("run %s: %d of the problems to solve start from the greedy attempt of run %s "
+                        "(the same greedy_key: copied, not decoded again)", run_id, len(reuse),
+                        ", ".join(sorted({a.reused_from for a in reuse.values()})))
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
                   "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
@@ -140,13 +163,13 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
                         counts["done"] + counts["failed"], len(todo))
 
         if config.problem_workers > 1 or config.dask_address:
-            _solve_with_runner(todo, config, fewshot, commit)
+            _solve_with_runner(todo, config, fewshot, commit, reuse)
         else:
             for problem in todo:
                 t0 = time.perf_counter()
                 for attempt_no in range(config.problem_retries + 1):
                     try:
-                        result = solve_problem_task(problem, config, fewshot)
+                        result = solve_problem_task(problem, config, fewshot, reuse.get(problem.task_id))
                     except Exception as e:  # a failing problem is recorded, not fatal
                         result = e
                         if attempt_no < config.problem_retries:

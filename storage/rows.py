@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from egcfg_core.records import (
+    AgentConfig,
     AttemptRecord,
     EvaluationRecord,
     SkippedRow,
@@ -100,7 +101,7 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "agent_index", "agent_name", "t", "gamma", "s", "d", "outcome", "stop_reason",
         "passed_visible", "is_winner", "is_final", "code", "error", "visible", "n_lines",
-        "n_tokens", "timings", "verified_line", "verified_candidate")}
+        "n_tokens", "timings", "verified_line", "verified_candidate", "reused_from")}
     for a in solve.attempts:
         cols["agent_index"].append(a.agent_index)
         cols["agent_name"].append(a.agent.name)
@@ -121,14 +122,27 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
         cols["timings"].append(_timings(a.timings, f"{task_id} agent {a.agent_index}"))
         cols["verified_line"].append(a.verified_line)
         cols["verified_candidate"].append(a.verified_candidate)
+        cols["reused_from"].append(a.reused_from)
     n = len(solve.attempts)
     types = {"agent_index": I32, "agent_name": STR, "t": F64, "gamma": F64, "s": I32,
              "d": I32, "outcome": STR, "stop_reason": STR, "passed_visible": BOOL,
              "is_winner": BOOL, "is_final": BOOL, "code": STR, "error": STR,
              "visible": VISIBLE, "n_lines": I32, "n_tokens": I32, "timings": TIMINGS,
-             "verified_line": I32, "verified_candidate": I32}
+             "verified_line": I32, "verified_candidate": I32, "reused_from": STR}
     return _table({"run_id": (STR, [run_id] * n), "task_id": (STR, [task_id] * n),
                    **{k: (types[k], v) for k, v in cols.items()}})
+
+
+def attempt_from_row(row: dict[str, Any], agent: AgentConfig, source_run: str) -> AttemptRecord:
+    """An attempts row (``Store.greedy_attempts``) as the record of the same attempt in another
+    run, reused from ``source_run`` (its lines stay in the store: ``Store.write_problems`` copies them)."""
+    visible = [TestOutcome(test_index=o["test_index"], status=o["status"], error=o["error"],
+                           duration_s=o["duration_s"]) for o in row["visible"] or []]
+    timings = dict(row["timings"] or [])  # an Arrow map reads as (key, value) pairs
+    return AttemptRecord(agent_index=row["agent_index"], agent=agent, code=row["code"], stop_reason=row["stop_reason"],
+                         lines=[], visible=visible, passed_visible=bool(row["passed_visible"]), timings=timings,
+                         error=row["error"], verified_line=row["verified_line"],
+                         verified_candidate=row["verified_candidate"], reused_from=source_run)
 
 
 def _outcome_struct(o: TestOutcome) -> dict[str, Any]:

@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS attempts (
 -- the attempt (stop_reason 'verified', decode.accept_verified), NULL when none did.
 ALTER TABLE attempts ADD COLUMN IF NOT EXISTS verified_line INTEGER;       -- its line_index
 ALTER TABLE attempts ADD COLUMN IF NOT EXISTS verified_candidate INTEGER;  -- its candidate_index
+-- The run this greedy attempt was copied from ([run] reuse_greedy: a stored run with the same
+-- config.greedy_key made it token for token; its lines, candidates and tokens are copied too), NULL
+-- when it was decoded in this run.
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS reused_from VARCHAR;
 
 -- One row per generated line.
 CREATE TABLE IF NOT EXISTS lines (

@@ -589,9 +589,44 @@ class Store:
             put("candidates", lambda s, e, w: rows.candidates_table(run_id, s))
             put("executions", lambda s, e, w: rows.executions_table(run_id, s))
             put("token_decisions", lambda s, e, w: rows.token_decisions_table(run_id, s))
+            for solve, _, _ in results:  # copied greedy attempts: their per-line rows come along
+                for a in solve.attempts:
+                    if a.reused_from:
+                        self._copy_attempt_detail(con, a.reused_from, run_id, solve.problem.task_id, a.agent_index)
             put("solutions", lambda s, e, w: rows.solutions_table(run_id, s, e))
             put("evaluations", lambda s, e, w: None if e is None else rows.evaluations_table(run_id, e))
             self._touch_run(con, run_id, now)
+
+    def _copy_attempt_detail(self, con: duckdb.DuckDBPyConnection, source_run: str, run_id: str,
+                             task_id: str, agent_index: int) -> None:
+        """The lines, candidates, executions and token decisions of ``source_run``'s attempt
+        ``agent_index`` at ``task_id``, copied to this run's same attempt (whose attempts row,
+        just inserted, takes the source's line and token counts)."""
+        key = [source_run, task_id, agent_index]
+        for table in ("lines", "candidates", "executions", "token_decisions"):
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * REPLACE (?::VARCHAR AS run_id) FROM {table} "
+                        "WHERE run_id = ? AND task_id = ? AND agent_index = ?", [run_id, *key])
+        con.execute("UPDATE attempts SET n_lines = src.n_lines, n_tokens = src.n_tokens FROM "
+                    "(SELECT n_lines, n_tokens FROM attempts WHERE run_id = ? AND task_id = ? AND agent_index = ?) src "
+                    "WHERE attempts.run_id = ? AND attempts.task_id = ? AND attempts.agent_index = ?",
+                    [*key, run_id, task_id, agent_index])
+
+    def greedy_attempts(self, source_runs: list[str], task_ids: list[str]) -> dict[str, tuple[str, dict]]:
+        """For each of ``task_ids`` a done problem of one of ``source_runs`` holds: (that run, its
+        attempt 0 as a row) where attempt 0 is the greedy baseline (γ = 0, t = 0) and ended
+        without an error.  The first of ``source_runs`` that has it wins."""
+        if not source_runs or not task_ids:
+            return {}
+        found = self.query(
+            "SELECT a.* FROM attempts a JOIN problems p USING (run_id, task_id) "
+            "WHERE p.status = 'done' AND list_contains(?, a.run_id) AND list_contains(?, a.task_id) "
+            "AND a.agent_index = 0 AND a.gamma = 0 AND a.t = 0 AND a.error = ''",
+            [source_runs, task_ids]).to_pylist()
+        rank = {r: k for k, r in enumerate(source_runs)}
+        out: dict[str, tuple[str, dict]] = {}
+        for row in sorted(found, key=lambda r: rank[r["run_id"]]):
+            out.setdefault(row["task_id"], (row["run_id"], row))
+        return out
 
     def _delete_problems(
         self, con: duckdb.DuckDBPyConnection, run_id: str, task_ids: list[str]

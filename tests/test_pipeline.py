@@ -424,3 +424,58 @@ def test_sweep_prompt_is_the_same_with_and_without_a_data_dir(monkeypatch, tmp_p
     assert loaded.task_ids == ["HumanEval/0"]
     assert without == with_dir and [s["task_id"] for s in without] == [2, 3, 4]
     assert load_selection(SweepConfig(benchmark="humaneval", tasks="0", fewshot=False))[1] is None
+
+
+def test_a_run_copies_the_greedy_attempt_another_run_made(swept, prefect_harness, data_dir, tmp_path):
+    """The protocol's greedy, sampling and EG-CFG runs all start with the same greedy attempt: a
+    sweep copies it (with its lines and tokens) from a stored run of the same greedy_key instead
+    of decoding it again, and ends with exactly what decoding it would give (the `swept` run, made
+    in a store with nothing to copy)."""
+    cfg, fresh_db, _, _ = swept
+    db = tmp_path / "protocol.duckdb"
+    greedy = tiny_config(data_dir, gamma=[])
+    assert greedy.greedy_key() == cfg.greedy_key() and greedy.run_id() != cfg.run_id()
+    assert tiny_config(data_dir, max_new_tokens=21).greedy_key() != cfg.greedy_key()
+    assert tiny_config(data_dir, baseline=False).greedy_key() is None
+    sweep_recording(config=greedy, db=str(db))
+    status, _ = sweep_recording(config=cfg, db=str(db))
+    assert status["done"] == 2
+    cols = "task_id, agent_index, agent_name, code, stop_reason, passed_visible, is_final, n_lines, n_tokens"
+    sql = f"SELECT {cols} FROM attempts WHERE run_id = ? ORDER BY task_id, agent_index"
+    assert q(db, sql, [cfg.run_id()]) == q(fresh_db, sql, [cfg.run_id()])
+    assert q(db, "SELECT agent_index, reused_from FROM attempts WHERE run_id = ? ORDER BY task_id, agent_index",
+             [cfg.run_id()]) == [(0, greedy.run_id()), (1, None)] * 2
+    for table in ("lines", "token_decisions"):  # the copied attempt's detail, as if decoded here
+        sql = f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? AND agent_index = 0 ORDER BY ALL"
+        rows = q(db, sql, [cfg.run_id()])
+        assert rows and rows == q(db, sql, [greedy.run_id()])  # copied as they are, timings too
+        untimed = sql.replace("EXCLUDE (run_id)", "EXCLUDE (run_id, timings)" if table == "lines" else "EXCLUDE (run_id)")
+        assert q(db, untimed, [cfg.run_id()]) == q(fresh_db, untimed, [cfg.run_id()])
+    sql = "SELECT task_id, code, passed_hidden FROM solutions WHERE run_id = ? ORDER BY task_id"
+    assert q(db, sql, [cfg.run_id()]) == q(fresh_db, sql, [cfg.run_id()])
+    # reuse_greedy = false decodes it again (a third run id is not needed: it is not in the id)
+    assert load_config(None, {"reuse_greedy": False}).run_id() == load_config(None, {}).run_id()
+
+
+def test_a_copied_greedy_attempt_that_passed_ends_the_problem(monkeypatch, data_dir):
+    """When the copied greedy attempt passed the visible tests no agent runs (as in a run that
+    decoded it: the first passing agent wins)."""
+    import flows.solve as solve_mod
+    from egcfg_core.agents import BASELINE
+    from egcfg_core.problems import load_problems
+    from egcfg_core.records import AttemptRecord
+
+    cfg = tiny_config(data_dir)
+    problem = load_problems("mbpp", data_dir=data_dir, task_ids=["Mbpp/11"]).problems[0]
+    passed = AttemptRecord(agent_index=0, agent=BASELINE, code="def f():\n    return 1\n", stop_reason="fence",
+                           lines=[], visible=[], passed_visible=True, timings={"wall_s": 1.0}, reused_from="r0")
+
+    def no_agent(*a, **k):
+        raise AssertionError("an agent ran although the copied greedy attempt passed")
+
+    monkeypatch.setattr(solve_mod, "run_agent_task", no_agent)
+    monkeypatch.setattr(solve_mod, "get_engine", lambda config: (object(), "m", 0.0))
+    monkeypatch.setattr(solve_mod, "get_pool", lambda: None)
+    monkeypatch.setattr(solve_mod, "evaluate_task", lambda problem, code, **k: code)
+    solve, evaluation = solve_mod.solve_problem(problem, cfg, None, passed)
+    assert solve.attempts == [passed] and solve.winner == 0 and evaluation == passed.code
