@@ -60,11 +60,22 @@ def sweep_rate(base_url: str, data_dir: str, tasks: str, workers: int, max_new_t
                                  fewshot=False, t=[0.7], gamma=[1.0], s=[2], d=[1], baseline=False,
                                  max_new_tokens=max_new_tokens, problem_workers=workers,
                                  engine_options={"base_url": base_url, "max_concurrency": 32}))
+    import duckdb
+
+    from flows.runtime import get_engine
+
+    client = get_engine(cfg)[0].client  # the process's engine: its request counter spans the sweep
     with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
+        r0, t0 = client.requests, time.perf_counter()
         st = sweep_flow(config=cfg, db=str(Path(tmp) / "b.duckdb"))
-        wall = time.perf_counter() - t0
-    return dict(wall_s=wall, done=st["done"], failed=st["failed"], per_hour=st["done"] / wall * 3600)
+        wall, requests = time.perf_counter() - t0, client.requests - r0
+        con = duckdb.connect(str(Path(tmp) / "b.duckdb"), read_only=True)
+        tokens, guided = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE l.signal_text <> '') FROM token_decisions t "
+            "JOIN lines l USING (run_id, task_id, agent_index, line_index)").fetchone()
+        con.close()
+    return dict(wall_s=wall, done=st["done"], failed=st["failed"], per_hour=st["done"] / wall * 3600,
+                requests=requests, tokens=tokens, guided=guided)
 
 
 def main() -> None:
@@ -92,7 +103,9 @@ def main() -> None:
         many = sweep_rate(a.base_url, a.data_dir, a.tasks, a.workers, a.max_new_tokens)
         one = sweep_rate(a.base_url, a.data_dir, a.tasks, 1, a.max_new_tokens)
     for name, r in (("1 in flight", one), (f"{a.workers} in flight", many)):
-        print(f"{name:13s} {r['done']} done {r['failed']} failed  {r['wall_s']:7.1f} s  {r['per_hour']:7.0f} problems/hour")
+        print(f"{name:13s} {r['done']} done {r['failed']} failed  {r['wall_s']:7.1f} s  {r['per_hour']:7.0f} problems/hour  "
+              f"{r['requests']} requests for {r['tokens']} tokens ({r['guided']} guided): "
+              f"{r['requests'] / max(r['tokens'], 1):.2f} requests and {r['wall_s'] / max(r['tokens'], 1):.3f} s per token")
     print(f"{a.workers} vs 1 in flight: {many['per_hour'] / one['per_hour']:.2f}x problems/hour   (goal >= 2)")
 
 
