@@ -1,8 +1,9 @@
 """Issue 10's dev-split table: each decode setting alone and together, against greedy and the
 matched sampling ablation, on MBPP and MBPP-ET, with paired sign tests (dev split only: tuning).
 
-Runs are named LABEL=RUN_ID (a unique prefix will do); the first one is the reference each other
-run is compared with.  Greedy is the greedy attempt (agent 0) of the reference run, scored on the
+Runs are named LABEL=RUN_ID (a unique prefix will do; RUN_ID+RUN_ID+... joins runs of the same
+settings over disjoint task selections, e.g. MBPP 11-30 and 31-50); the first one is the reference
+each other run is compared with.  Greedy is the greedy attempt (agent 0) of the reference run, scored on the
 hidden tests by ``egcfg evaluate RUN SUITE --all-attempts``.  Attempt cost is the mean wall time
 per attempt of the guided agents (noisy: the machine is shared; bench/attempt_cost.py measures cost).
 
@@ -38,7 +39,7 @@ def greedy(con, run: str, suite: str) -> dict[str, bool]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("runs", nargs="+", help="LABEL=RUN_ID (prefix); the first is the reference")
+    ap.add_argument("runs", nargs="+", help="LABEL=RUN_ID[+RUN_ID...] (prefixes); the first is the reference")
     ap.add_argument("--db", action="append", required=True, help="store(s) or results folders")
     ap.add_argument("--suite", action="append", help="default: the benchmark and its -et suite")
     args = ap.parse_args()
@@ -46,18 +47,29 @@ def main() -> None:
     ids = [r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()]
     runs = []
     for item in args.runs:
-        label, _, prefix = item.partition("=")
-        match = [r for r in ids if r.startswith(prefix)]
-        if len(match) != 1:
-            raise SystemExit(f"{item}: {len(match)} runs match {prefix!r}")
-        runs.append((label, match[0]))
+        label, _, prefixes = item.partition("=")
+        group = []
+        for prefix in prefixes.split("+"):
+            match = [r for r in ids if r.startswith(prefix)]
+            if len(match) != 1:
+                raise SystemExit(f"{item}: {len(match)} runs match {prefix!r}")
+            group.append(match[0])
+        runs.append((label, tuple(group)))
     ref_label, ref = runs[0]
-    benchmark = con.execute("SELECT any_value(benchmark) FROM problems WHERE run_id = ?", [ref]).fetchone()[0]
+    benchmark = con.execute("SELECT any_value(benchmark) FROM problems WHERE run_id = ?", [ref[0]]).fetchone()[0]
     suites = args.suite or [benchmark, f"{benchmark}-et"]
-    cost = dict(con.execute(
-        "SELECT run_id, avg(timings['wall_s']) FROM attempts WHERE gamma > 0 GROUP BY run_id").fetchall())
+    cost = {group: con.execute("SELECT avg(timings['wall_s']) FROM attempts WHERE gamma > 0 AND list_contains(?, run_id)",
+                               [list(group)]).fetchone()[0] for _, group in runs}
+
+    def joined(fn, group, *a):
+        out: dict[str, bool] = {}
+        for r in group:
+            out.update(fn(con, r, *a))
+        return out
+
     for suite in suites:
-        cols = [("greedy", greedy(con, ref, suite))] + [(label, solved(con, r, suite, benchmark)) for label, r in runs]
+        cols = [("greedy", joined(greedy, ref, suite))] + [(label, joined(solved, g, suite, benchmark))
+                                                            for label, g in runs]
         common = sorted(set.intersection(*(set(c) for _, c in cols if c)))
         print(f"\n{suite}: {len(common)} problems scored by every run\n")
         print(f"| run | pass@1 | vs {ref_label}: only this / only {ref_label} (sign p) | "
