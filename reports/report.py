@@ -31,7 +31,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
-from storage.export import open_for_query, open_shards
+from storage.export import open_for_query, open_parquet, open_shards
 from storage.store import StoreError
 
 __all__ = [
@@ -152,6 +152,8 @@ def open_stores(db_paths: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyC
         raise ReportError("no store given (pass at least one --db)")
     if len(paths) == 1 and not glob.has_magic(str(paths[0])):
         con = open_for_query(paths[0])
+    elif all(Path(p).is_dir() for p in paths):  # several Parquet exports (committed results/ folders)
+        con = open_parquet(paths)
     else:
         con = open_shards(paths)
     try:

@@ -242,24 +242,26 @@ def resume_note(export_dir: str | Path, run_id: str, config: dict[str, Any]) -> 
             f"problem of this run is solved here")
 
 
-def open_parquet(export_dir: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with one view per table over a Parquet export.
+def open_parquet(export_dir: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with one view per table over a Parquet export, or over several
+    (e.g. two committed ``results/`` folders: their rows together, as shards are).
 
     Tables that the export lacks (no rows) are present and empty.
     """
-    root = Path(export_dir)
-    runs = root / "runs"
-    if not runs.is_dir() or any(not (p.name.startswith("run_id=") and p.is_dir()) and p.suffix != ".parquet"
-                                for p in runs.iterdir()):
-        raise StoreError(f"{root} is not an egcfg Parquet export (it needs a folder per table, "
-                         f"runs/ at least); create one with `egcfg export` or `egcfg results export`")
+    roots = [Path(export_dir)] if isinstance(export_dir, (str, Path)) else [Path(p) for p in export_dir]
+    for root in roots:
+        runs = root / "runs"
+        if not runs.is_dir() or any(not (p.name.startswith("run_id=") and p.is_dir()) and p.suffix != ".parquet"
+                                    for p in runs.iterdir()):
+            raise StoreError(f"{root} is not an egcfg Parquet export (it needs a folder per table, "
+                             f"runs/ at least); create one with `egcfg export` or `egcfg results export`")
     con = duckdb.connect()
     _empty_tables(con)
     for table in ALL_TABLES:  # a later-added table missing from an older export stays empty
-        files = glob.glob(str(root / table / "**" / "*.parquet"), recursive=True)
-        if not files:
+        having = [root for root in roots if glob.glob(str(root / table / "**" / "*.parquet"), recursive=True)]
+        if not having:
             continue
-        pattern = _sql_str(root / table / "**" / "*.parquet")
+        pattern = "[" + ", ".join(_sql_str(root / table / "**" / "*.parquet") for root in having) + "]"
         cols = con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()

@@ -667,6 +667,17 @@ def test_parquet_export_round_trip(tmp_path, store, run_id):
     with Store(tmp_path / "empty.duckdb") as s:
         assert set(s.export_parquet(empty).values()) == {0}
     assert open_parquet(empty).sql("SELECT count(*) FROM token_decisions").fetchall() == [(0,)]
+    # several exports read together (two committed results/ folders), as shards are
+    split = tmp_path / "only-b"
+    store.export_parquet(split, run_id=other)
+    store.export_parquet(tmp_path / "only-a", run_id=run_id)
+    both = open_parquet([tmp_path / "only-a", split, empty])
+    for table in TABLES:
+        want = store.query(f"SELECT * FROM {table} ORDER BY {KEY_ORDER[table]}")
+        assert sql_to_arrow(both, f"SELECT * FROM {table} ORDER BY {KEY_ORDER[table]}").to_pylist() == \
+            want.to_pylist(), table
+    with pytest.raises(StoreError, match="not an egcfg Parquet export"):
+        open_parquet([split, tmp_path])
 
 
 def test_shards_union(tmp_path):
