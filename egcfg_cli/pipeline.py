@@ -201,6 +201,9 @@ def sweep_cmd(
             if event == "start":
                 seeded = f" ({info['seeded']} of them from {resume_from})" if info.get("seeded") else ""
                 console.print(f"run [bold]{info['run_id']}[/]: {info['total']} problems, {info['done']} already done{seeded}")
+                if info.get("reused"):
+                    console.print(f"  {info['reused']} of the problems to solve start from the greedy attempt of "
+                                  f"run {', '.join(info['reused_from'])} (copied, not decoded again)")
                 if info.get("resume_note"):
                     from rich.markup import escape
 

@@ -130,7 +130,8 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
                   "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
-                      seeded=seeded, resume_note=note)
+                      seeded=seeded, resume_note=note, reused=len(reuse),
+                      reused_from=sorted({a.reused_from for a in reuse.values()}))
         logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
                     config.benchmark, fingerprint, len(loaded.problems), len(done),
                     f" ({seeded} of them from {resume_from})" if seeded else "", len(todo))

@@ -438,8 +438,9 @@ def test_a_run_copies_the_greedy_attempt_another_run_made(swept, prefect_harness
     assert tiny_config(data_dir, max_new_tokens=21).greedy_key() != cfg.greedy_key()
     assert tiny_config(data_dir, baseline=False).greedy_key() is None
     sweep_recording(config=greedy, db=str(db))
-    status, _ = sweep_recording(config=cfg, db=str(db))
+    status, events = sweep_recording(config=cfg, db=str(db))
     assert status["done"] == 2
+    assert (events[0][1]["reused"], events[0][1]["reused_from"]) == (2, [greedy.run_id()])
     cols = "task_id, agent_index, agent_name, code, stop_reason, passed_visible, is_final, n_lines, n_tokens"
     sql = f"SELECT {cols} FROM attempts WHERE run_id = ? ORDER BY task_id, agent_index"
     assert q(db, sql, [cfg.run_id()]) == q(fresh_db, sql, [cfg.run_id()])
