@@ -178,6 +178,14 @@ def sweep_args(db: Path, data_dir: Path, *, model: str = ONES, tasks: str = "all
     return args + [a for k, v in (decode or {}).items() for a in ("--decode", f"{k}={v}")]
 
 
+def _as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT as a terminal's foreground job has it.  A test run started
+    in the background of a non-interactive shell (``make test &``) inherits SIGINT ignored, and an
+    ignored SIGINT stays ignored across exec, so the Ctrl-C tests would see a sweep that rightly
+    ignores Ctrl-C (as ``nohup egcfg sweep &`` should)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class SweepProc:
     """`python -m egcfg_cli.main <args>` in its own process group (a new session), using the
     session's Prefect server; stdout+stderr read line by line."""
@@ -193,7 +201,7 @@ class SweepProc:
         full_env.update(env or {})
         self.proc = subprocess.Popen([sys.executable, "-m", "egcfg_cli.main", *args], cwd=REPO, env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_as_in_a_terminal)
         SweepProc.started.append(self)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
