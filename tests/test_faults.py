@@ -303,7 +303,9 @@ def test_ctrl_c_stops_a_sweep_at_once_and_its_private_server_goes_with_it(tmp_pa
     assert "interrupted" in out and "run the same command again to resume" in out
     assert "ConnectError" not in out and "Traceback" not in out, out
     assert not wait_gone(servers, timeout=15), "the private Prefect server outlived the sweep"
-    committed = len(re.findall(r"Mbpp/\d+: hidden", out))
+    # distinct ids: a Ctrl-C that lands while rich flushes a line can make it write that line twice
+    # (rich writes its buffer, then clears it), which is cosmetic and must not count twice
+    committed = len(set(re.findall(r"(Mbpp/\d+): hidden", out)))
     assert integrity(db) == committed, out  # complete problems only, each one announced
     assert committed <= 1 + 2 * workers < n_problems, out  # at most those already in flight
     if workers > 1:
