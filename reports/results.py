@@ -431,6 +431,13 @@ PROTOCOL = """
   `configs/humaneval164_greedy.toml`), the matched sampling ablation (greedy + as many unguided
   samplers as EG-CFG has agents, stopped by the same visible tests; `*_sampling.toml`) and EG-CFG
   (`*_egcfg.toml`). The three runs of one comparison use the same engine and the same machine type.
+- **The grid** (fixed before any sampling or EG-CFG run of these benchmarks had started): greedy
+  first, then 2 EG-CFG agents, t = 0.7 x γ in {0.5, 1} x s = 3 x d = 2, with the decode settings
+  chosen on the dev split (signal v2, verified candidates accepted, certain lines skipped); the
+  ablation has greedy + 2 samplers at t = 0.7. It replaced the paper-sized 12-agent grid
+  (`*_egcfg_12.toml`, `*_sampling_12.toml`, kept for a GPU machine) because on the 2-core CPU
+  those cost some 20 core-hours per benchmark; a smaller grid measures the signal's share with
+  fewer attempts, so its absolute rates sit below a 12-agent run's.
 - **Honest pass@1**: the visible tests guide and stop the agents; the hidden tests only score the
   one final solution. Beside it, labelled as such, the **paper-protocol** figure: a task counts
   when ANY attempt's code passes the hidden tests (how the reference counts); for it every
