@@ -4,7 +4,8 @@ matched sampling ablation, on MBPP and MBPP-ET, with paired sign tests (dev spli
 Runs are named LABEL=RUN_ID (a unique prefix will do; RUN_ID+RUN_ID+... joins runs of the same
 settings over disjoint task selections, e.g. MBPP 11-30 and 31-50); the first one is the reference
 each other run is compared with.  Greedy is the greedy attempt (agent 0) of the reference run, scored on the
-hidden tests by ``egcfg evaluate RUN SUITE --all-attempts``.  Attempt cost is the mean wall time
+hidden tests by ``egcfg evaluate RUN SUITE --all-attempts`` (of the run it was copied from, if that
+run's data is opened too).  Attempt cost is the mean wall time
 per attempt of the guided agents (noisy: the machine is shared; bench/attempt_cost.py measures cost).
 
     .venv/bin/python scripts/dev_table.py --db runs/a.duckdb --db runs/b.duckdb \\
@@ -32,9 +33,15 @@ def solved(con, run: str, suite: str, benchmark: str) -> dict[str, bool]:
 
 
 def greedy(con, run: str, suite: str) -> dict[str, bool]:
-    rows = con.execute("SELECT task_id, passed FROM attempt_evaluations WHERE run_id = ? AND suite = ? "
-                       "AND agent_index = 0", [run, suite]).fetchall()
-    return {t: bool(p) for t, p in rows}
+    """The greedy attempt's hidden-test result per task: the run's own ``--all-attempts`` score, or,
+    for a greedy attempt copied from another run (``attempts.reused_from``), that run's score of it
+    when its data is open too (``--db results/humaneval164``)."""
+    rows = con.execute(
+        "SELECT a.task_id, bool_or(e.passed) FILTER (WHERE e.run_id = a.run_id), any_value(e.passed) "
+        "FROM attempts a JOIN attempt_evaluations e ON e.task_id = a.task_id AND e.agent_index = 0 "
+        "AND e.suite = ? AND e.run_id IN (a.run_id, a.reused_from) "
+        "WHERE a.run_id = ? AND a.agent_index = 0 GROUP BY a.task_id", [suite, run]).fetchall()
+    return {t: bool(own if own is not None else other) for t, own, other in rows}
 
 
 def main() -> None:

@@ -1,0 +1,35 @@
+"""scripts/dev_table.py on committed results: the greedy row of runs whose greedy attempts were
+copied from another run (attempts.reused_from) comes from that run's --all-attempts scores."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / "results" / "issue10-dev-humaneval"
+SOURCE = ROOT / "results" / "humaneval164"
+
+
+@pytest.mark.skipif(not (DEV / "runs").is_dir() or not (SOURCE / "runs").is_dir(),
+                    reason="the committed HumanEval dev results are not in this checkout")
+def test_greedy_row_of_copied_attempts_comes_from_the_source_run():
+    args = [sys.executable, str(ROOT / "scripts" / "dev_table.py"), "--db", str(DEV), "--db", str(SOURCE),
+            "--suite", "humaneval", "sampling=93fb1+b5261", "ahead=2655f+3450d"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    row = re.search(r"^\| greedy \| (\d+)/(\d+) \|", out, re.M)
+    assert row, out
+    # the source run's own score of its greedy attempts on the same 50 dev tasks
+    con = duckdb.connect()
+    (expected,) = con.execute(
+        "SELECT count(*) FILTER (WHERE passed) FROM read_parquet(?, hive_partitioning = true) "
+        "WHERE agent_index = 0 AND suite = 'humaneval' AND run_id = 'bd4fb20f2baa' "
+        "AND CAST(split_part(task_id, '/', 2) AS INT) < 50",
+        [str(SOURCE / "attempt_evaluations" / "*" / "*.parquet")]).fetchone()
+    assert (int(row.group(1)), int(row.group(2))) == (expected, 50)
+    # without the source run's data the row says so instead of inventing a figure
+    alone = subprocess.run(args[:2] + ["--db", str(DEV)] + args[6:], capture_output=True, text=True,
+                           check=True, cwd=ROOT).stdout
+    assert "| greedy | not evaluated |" in alone
