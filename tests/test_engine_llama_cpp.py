@@ -75,7 +75,9 @@ def naive_decode(lm, gamma, mask, n_tokens):
     return code
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 3.0])
+# γ = 0.5 runs the same code path as 1.0 (tests/test_decoding.py covers all four on the tiny model);
+# each γ here costs ~20 s of naive re-encoding on the real model
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 3.0])
 def test_cached_decoder_matches_naive_reencode(lm, gamma):
     n = 20
     settings = DecodeSettings(max_new_tokens=n, max_lines=100, plausibility_alpha=0.05 if gamma == 3.0 else 0.0,
