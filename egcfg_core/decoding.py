@@ -33,6 +33,7 @@ from typing import Callable
 import torch
 from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
+from . import threadsafe_ast
 from .executable import extract_executable
 from .guidance import PlausibilityMask, cfg_logprobs, topk_pairs
 from .prompts import PromptParts, render_signal
@@ -162,7 +163,7 @@ def whole_function(prefix: str, raw: str, problem: Problem) -> str | None:
     if exe is None or exe.rstrip() != src.rstrip():
         return None
     try:
-        tree = ast.parse(src)
+        tree = threadsafe_ast.parse(src)
     except (SyntaxError, ValueError):
         return None
     fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))

@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from egcfg_core import threadsafe_ast
 from egcfg_core.records import Problem, SkippedRow, TestCase
 
 __all__ = [
@@ -342,7 +343,7 @@ def _enumerate_rows(rows: Iterable[dict]) -> Iterator[tuple[int, dict | None, st
 
 def _parse_source(src: str, what: str) -> ast.Module:
     try:
-        return ast.parse(src)
+        return threadsafe_ast.parse(src)
     except (SyntaxError, ValueError) as e:  # ValueError: NUL bytes
         msg = e.msg if isinstance(e, SyntaxError) else str(e)
         raise MalformedRowError(f"{what} does not parse ({msg}): {src[:120]!r}") from None
@@ -369,7 +370,7 @@ def call_of(source: str, function_name: str) -> str:
     ``assert set(f(x)) == {1}`` -> ``"f(x)"``.  Unparsable source -> "".
     """
     try:
-        tree = ast.parse(source)
+        tree = threadsafe_ast.parse(source)
     except (SyntaxError, ValueError):
         return ""
     return _call_text(source, tree, function_name)
@@ -412,7 +413,7 @@ def mbpp_function_name(code: str, test_list: list[str]) -> str:
     assert; else the first name called there; else ""."""
     defined: set[str] = set()
     try:
-        tree = ast.parse(code or "")
+        tree = threadsafe_ast.parse(code or "")
         defined = {
             n.name
             for n in tree.body
@@ -423,7 +424,7 @@ def mbpp_function_name(code: str, test_list: list[str]) -> str:
     parsed: list[ast.Module] = []
     for t in test_list:
         try:
-            parsed.append(ast.parse(t))
+            parsed.append(threadsafe_ast.parse(t))
         except (SyntaxError, ValueError):
             continue
     for tree in parsed:
@@ -571,7 +572,7 @@ def _parse_prompt(prompt: str) -> ast.Module | None:
     """A HumanEval prompt's AST; a prompt that ends inside the function gets its body closed."""
     for text in (prompt, prompt.rstrip() + "\n    pass\n"):
         try:
-            return ast.parse(text)
+            return threadsafe_ast.parse(text)
         except (SyntaxError, ValueError):
             continue
     return None
@@ -625,7 +626,7 @@ def _literal(text: str) -> tuple[bool, Any]:
     if re.fullmatch(r"-?\d+\.", t):  # "should return 16." ends a sentence: the int 16
         t = t[:-1]
     try:
-        return True, ast.literal_eval(t)
+        return True, threadsafe_ast.literal_eval(t)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False, None
 
@@ -674,7 +675,7 @@ def _usable_expr(expr: ast.expr, entry_point: str) -> bool:
 
 def _example_case(expr_src: str, expected: str | None, entry_point: str) -> TestCase | None:
     try:
-        expr = ast.parse(expr_src.strip(), mode="eval").body
+        expr = threadsafe_ast.parse(expr_src.strip(), mode="eval").body
     except (SyntaxError, ValueError):
         return None
     if not _usable_expr(expr, entry_point):
@@ -832,7 +833,7 @@ def _call_examples(lines: list[str], entry_point: str, *, bare_strings: bool) ->
             end = _closed_expr_end(line, m.start())
             if end is not None and re.match(r"\s*=(?!=)", line[end:]):
                 try:
-                    node = ast.parse(line[m.start() : end].strip(), mode="eval").body
+                    node = threadsafe_ast.parse(line[m.start() : end].strip(), mode="eval").body
                 except (SyntaxError, ValueError):
                     continue
                 if not _usable_expr(node, entry_point):
@@ -904,7 +905,7 @@ def _call_from_args(entry_point: str, params: tuple[str, ...], args: str, *,
     if not params or not args.strip():
         return None
     try:
-        node = ast.parse(f"{entry_point}({args.strip()})", mode="eval").body
+        node = threadsafe_ast.parse(f"{entry_point}({args.strip()})", mode="eval").body
     except (SyntaxError, ValueError):
         return None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from . import threadsafe_ast
 from .records import CandidateRecord, Problem, TestCase
 
 CODE_FENCE = "```python\n"
@@ -199,7 +200,7 @@ def expected_of(test: TestCase) -> str | None:
     if not call:
         return None
     try:
-        tree = ast.parse(src)
+        tree = threadsafe_ast.parse(src)
     except (SyntaxError, ValueError):
         return None
     stmt = next((n for n in reversed(tree.body) if isinstance(n, ast.Assert)), None)

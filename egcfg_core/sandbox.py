@@ -16,7 +16,6 @@ case :class:`IsolationUnavailable` is raised.  See docs/SANDBOX.md for the threa
 from __future__ import annotations
 
 import array
-import ast
 import atexit
 import logging
 import math
@@ -35,6 +34,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from . import threadsafe_ast
 
 log = logging.getLogger("egcfg.sandbox")
 
@@ -340,7 +341,7 @@ class _Worker:
                 break
             if msg:
                 try:
-                    info = ast.literal_eval(msg.decode())
+                    info = threadsafe_ast.literal_eval(msg.decode())
                     ok = bool(info.get("ready"))
                 except (ValueError, SyntaxError):
                     ok = False
@@ -456,7 +457,7 @@ class _Worker:
                             worker_lost = True
                             reply = {}
                         else:
-                            reply = ast.literal_eval(msg.decode())
+                            reply = threadsafe_ast.literal_eval(msg.decode())
                         drain_deadline = time.monotonic() + 2.0
                         continue
                     if f in pending:
@@ -512,7 +513,7 @@ class _Worker:
         head = nonce.encode() + b"\n"
         if vbytes.startswith(head):
             try:
-                rec = ast.literal_eval(vbytes[len(head):].decode("utf-8"))
+                rec = threadsafe_ast.literal_eval(vbytes[len(head):].decode("utf-8"))
                 if isinstance(rec, dict) and "outcome" in rec:
                     record = rec
                 else:
