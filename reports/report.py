@@ -154,6 +154,11 @@ def open_stores(db_paths: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyC
         con = open_for_query(paths[0])
     elif all(Path(p).is_dir() for p in paths):  # several Parquet exports (committed results/ folders)
         con = open_parquet(paths)
+    elif any(Path(p).is_dir() for p in paths):
+        folders = [str(p) for p in paths if Path(p).is_dir()]
+        raise ReportError(
+            f"{', '.join(folders)}: a results folder cannot be read together with store files; pass "
+            "only folders (export a store first: egcfg results export NAME --db STORE) or only stores")
     else:
         con = open_shards(paths)
     try:

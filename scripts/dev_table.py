@@ -77,6 +77,10 @@ def main() -> None:
     for suite in suites:
         cols = [("greedy", joined(greedy, ref, suite))] + [(label, joined(solved, g, suite, benchmark))
                                                             for label, g in runs]
+        if not cols[1][1]:  # every row is compared with the reference: nothing to say without it
+            print(f"\n{suite}: the reference run {ref_label} is not scored on it yet "
+                  f"(egcfg evaluate {ref[0]} {suite})")
+            continue
         common = sorted(set.intersection(*(set(c) for _, c in cols if c)))
         print(f"\n{suite}: {len(common)} problems scored by every run\n")
         print(f"| run | pass@1 | vs {ref_label}: only this / only {ref_label} (sign p) | "

@@ -33,3 +33,16 @@ def test_greedy_row_of_copied_attempts_comes_from_the_source_run():
     alone = subprocess.run(args[:2] + ["--db", str(DEV)] + args[6:], capture_output=True, text=True,
                            check=True, cwd=ROOT).stdout
     assert "| greedy | not evaluated |" in alone
+
+
+@pytest.mark.skipif(not (DEV / "runs").is_dir() or not (SOURCE / "runs").is_dir(),
+                    reason="the committed HumanEval dev results are not in this checkout")
+def test_a_suite_the_reference_run_lacks_is_named_not_a_traceback():
+    # the greedy run of results/humaneval164 was never scored on a suite called 'mbpp-et'
+    args = [sys.executable, str(ROOT / "scripts" / "dev_table.py"), "--db", str(DEV), "--db", str(SOURCE),
+            "--suite", "humaneval", "--suite", "mbpp-et", "greedy=bd4fb", "ahead=2655f+3450d"]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "mbpp-et: the reference run greedy is not scored on it yet (egcfg evaluate bd4fb20f2baa mbpp-et)" \
+        in done.stdout
+    assert re.search(r"^\| ahead \| \d+/\d+ \|", done.stdout, re.M)  # the scored suite still has its table

@@ -449,3 +449,10 @@ def test_report_output_is_byte_identical_to_the_golden(tmp_path):
     assert sorted(got) == sorted(want)
     for name in want:
         assert got[name] == want[name], f"{name} differs from tests/fixtures/report_golden/{name}"
+
+
+def test_a_store_and_a_results_folder_together_are_refused_clearly(db, tmp_path):
+    folder = tmp_path / "results" / "exp"
+    folder.mkdir(parents=True)
+    with pytest.raises(ReportError, match=r"cannot be read together with store files.*egcfg results export"):
+        open_stores([db, folder])
