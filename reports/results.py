@@ -381,8 +381,9 @@ def verdict(results: list[dict]) -> str:
         for res in results:
             for c in res["comps"][1:]:
                 for key in [res["bench"], *res["suites"]]:
-                    if (g := _gains(c, key)) is not None:
-                        shares.append((f"{res['name']}, {key}, {c['n']} problems", *g))
+                    if (g := _gains(c, key)) is not None:  # problems scored on key (ET lacks a few)
+                        n = c["rates"]["greedy"][key][1]
+                        shares.append((f"{res['name']}, {key}, {n} problems", *g))
         if shares:
             out.append("- Sampling alone recovers " + "; ".join(
                 f"{samp:+.1f} of EG-CFG's {eg:+.1f} points over greedy ({name})" for name, eg, samp in shares) + ".")
