@@ -198,13 +198,13 @@ def test_verdict_follows_the_numbers():
     assert "Sampling recovers 90% of EG-CFG's gain over greedy on the benchmarks' own tests and 24% on the extended" in text
     assert "60 s against 10 s for a sampler attempt (6.0x, toy)" in text
 
+    triple["discord"]["mbpp-et"]["sampling"] = (["t1"], [], 40)  # now nothing is significant
+    triple["rates"]["sampling"]["mbpp-et"] = (24, 40)
+    text = mod.verdict(res)
+    assert "is significant in no comparison" in text and "most of EG-CFG's gain over greedy comes from" in text
+
     # a suite that lacks some tasks (HumanEval-ET has 158 of 164) is named with its own count
     for label in rates:
         rates[label]["mbpp-et"] = (rates[label]["mbpp-et"][0], 38)
     text = mod.verdict(res)
     assert "over greedy (toy, mbpp-et, 38 problems)" in text and "over greedy (toy, mbpp, 40 problems)" in text
-
-    triple["discord"]["mbpp-et"]["sampling"] = (["t1"], [], 40)  # now nothing is significant
-    triple["rates"]["sampling"]["mbpp-et"] = (24, 40)
-    text = mod.verdict(res)
-    assert "is significant in no comparison" in text and "most of EG-CFG's gain over greedy comes from" in text
