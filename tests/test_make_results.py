@@ -208,3 +208,24 @@ def test_verdict_follows_the_numbers():
         rates[label]["mbpp-et"] = (rates[label]["mbpp-et"][0], 38)
     text = mod.verdict(res)
     assert "over greedy (toy, mbpp-et, 38 problems)" in text and "over greedy (toy, mbpp, 40 problems)" in text
+
+
+def test_gains_line_reads_each_suite_against_its_own_problem_count():
+    mod = load_script()
+    rates = {"EG-CFG": {"mbpp": (30, 40), "mbpp-et": (25, 38)}, "sampling": {"mbpp": (28, 40), "mbpp-et": (12, 38)},
+             "greedy": {"mbpp": (10, 40), "mbpp-et": (8, 38)}}
+    [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
+    assert "on mbpp EG-CFG gains +50.0 points over greedy and sampling +45.0" in line
+    assert "on mbpp-et (38 problems scored) EG-CFG gains +44.7 points over greedy and sampling +10.5" in line
+    assert line.endswith("(on 40 problems one problem is 2.5 points; on 38 problems one problem is 2.6 points).")
+    for label in rates:  # 39 rounds to the 40's 2.6 points: one clause for both
+        rates[label]["mbpp"] = (rates[label]["mbpp"][0], 39)
+    [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
+    assert line.endswith("(on 39 or 38 problems one problem is 2.6 points).")
+    assert "on mbpp (39 problems scored)" in line
+    for label in rates:
+        rates[label]["mbpp"] = (rates[label]["mbpp"][0], 40)
+    for label in rates:  # every suite complete: one denominator, no per-suite count
+        rates[label]["mbpp-et"] = (rates[label]["mbpp-et"][0], 40)
+    [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
+    assert "scored)" not in line and line.endswith("(on 40 problems one problem is 2.5 points).")
