@@ -306,13 +306,14 @@ def _discord_lines(c: dict, keys: list[str]) -> list[str]:
     return out
 
 
-def _gains(c: dict, key: str) -> tuple[float, float] | None:
-    """(EG-CFG, sampling) gain over greedy in points on ``key``, where all three were scored."""
+def _gains(c: dict, key: str) -> tuple[float, float, int] | None:
+    """(EG-CFG, sampling) gain over greedy in points on ``key``, where all three were scored, and
+    the problems scored on ``key`` (an ET suite lacks a few of the comparison's)."""
     r = {label: c["rates"][label][key] for label in c["labels"]}
     if not {"greedy", "sampling"} <= r.keys() or not all(n for _, n in r.values()):
         return None
     pts = {label: 100 * k / n for label, (k, n) in r.items()}
-    return pts["EG-CFG"] - pts["greedy"], pts["sampling"] - pts["greedy"]
+    return pts["EG-CFG"] - pts["greedy"], pts["sampling"] - pts["greedy"], r["greedy"][1]
 
 
 def _gains_lines(c: dict, keys: list[str]) -> list[str]:
@@ -321,7 +322,7 @@ def _gains_lines(c: dict, keys: list[str]) -> list[str]:
     diffs, sizes = [], []
     for key in keys:
         if (g := _gains(c, key)) is not None:
-            n = c["rates"]["greedy"][key][1]
+            n = g[2]
             sizes += [n] if n not in sizes else []
             diffs.append(f"on {key}{f' ({n} problems scored)' if n != c['n'] else ''} EG-CFG gains "
                          f"{g[0]:+.1f} points over greedy and sampling {g[1]:+.1f}")
@@ -400,9 +401,9 @@ def verdict(results: list[dict]) -> str:
         for res in results:
             for c in res["comps"][1:]:
                 for key in [res["bench"], *res["suites"]]:
-                    if (g := _gains(c, key)) is not None:  # problems scored on key (ET lacks a few)
-                        n = c["rates"]["greedy"][key][1]
-                        shares.append((f"{res['name']}, {key}, {n} problems", *g))
+                    if (g := _gains(c, key)) is not None:
+                        eg, samp, n = g
+                        shares.append((f"{res['name']}, {key}, {n} problems", eg, samp))
         if shares:
             out.append("- Sampling alone recovers " + "; ".join(
                 f"{samp:+.1f} of EG-CFG's {eg:+.1f} points over greedy ({name})" for name, eg, samp in shares) + ".")
