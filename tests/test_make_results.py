@@ -223,9 +223,8 @@ def test_gains_line_reads_each_suite_against_its_own_problem_count():
     [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
     assert line.endswith("(on 39 or 38 problems one problem is 2.6 points).")
     assert "on mbpp (39 problems scored)" in line
-    for label in rates:
-        rates[label]["mbpp"] = (rates[label]["mbpp"][0], 40)
     for label in rates:  # every suite complete: one denominator, no per-suite count
+        rates[label]["mbpp"] = (rates[label]["mbpp"][0], 40)
         rates[label]["mbpp-et"] = (rates[label]["mbpp-et"][0], 40)
     [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
     assert "scored)" not in line and line.endswith("(on 40 problems one problem is 2.5 points).")
