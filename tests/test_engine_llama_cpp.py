@@ -20,9 +20,12 @@ from egcfg_core.records import AgentConfig, Problem, TestCase  # noqa: E402
 @pytest.fixture(scope="module")
 def lm():
     from egcfg_core.engines import EngineError, load_engine
+    from egcfg_core.engines.probe import NativeCrash
 
-    try:
+    try:  # the engine probes llama.cpp in a child first: a native crash fails these tests, not the session
         engine, _ = load_engine("llama.cpp", "default", {"n_threads": 1, "n_seq_max": 8, "n_ctx": 2048})
+    except NativeCrash as e:
+        pytest.fail(str(e), pytrace=False)
     except EngineError as e:
         pytest.skip(f"the default GGUF is not available: {e}")
     return engine

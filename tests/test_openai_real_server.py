@@ -82,6 +82,12 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if self.proc.returncode < 0:  # a native crash (e.g. SIGILL) is a failure, not a missing server
+                    from egcfg_core.engines.probe import signal_name
+
+                    pytest.fail(f"{self.kind} was killed by {signal_name(-self.proc.returncode)} at start: see "
+                                f"{log.name}; rebuild llama-cpp-python for this CPU: python -m "
+                                "egcfg_core.engines.llama_build", pytrace=False)
                 pytest.skip(f"{self.kind} exited at start with {self.proc.returncode}: see {log.name}")
             try:
                 if httpx.get(self.url + "/models", timeout=2).status_code == 200:

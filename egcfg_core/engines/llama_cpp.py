@@ -43,7 +43,7 @@ from .base import FENCE, EngineBase, EngineError
 
 logger = logging.getLogger(__name__)
 
-PINNED = "0.3.36"  # llama-cpp-python; the pyproject extra `llama-cpp` pins the same
+from .llama_build import PINNED  # llama-cpp-python 0.3.36; the pyproject extra `llama-cpp` pins the same
 
 
 def default_threads() -> int:
@@ -109,9 +109,9 @@ class LlamaCppEngine(EngineBase):
             import llama_cpp
             from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
         except ImportError as e:
-            raise EngineError("the llama.cpp engine needs llama-cpp-python: "
-                              f"pip install 'egcfg[llama-cpp]' (llama-cpp-python=={PINNED}; builds from "
-                              "source in ~4 min, `make install` caches the wheel)") from e
+            raise EngineError("the llama.cpp engine needs llama-cpp-python: `python -m "
+                              "egcfg_core.engines.llama_build` builds it for this CPU (4-8 min, once) and "
+                              "installs it") from e
         version = getattr(llama_cpp, "__version__", "?")
         if version != PINNED:
             logger.warning("llama-cpp-python %s is installed; this engine is tested with %s", version, PINNED)
@@ -338,7 +338,9 @@ class LlamaCppEngine(EngineBase):
         use; no bf16 conversion) or a path to a ``.gguf`` file (its HF tokenizer is read from the
         GGUF itself, or from a tokenizer folder beside it)."""
         from ..model import DEFAULT_ALIASES, DEFAULT_NAME, GGUF_SHA256, ModelUnavailableError, bf16_cache_path, ensure_gguf
+        from .probe import probe_llama_cpp
 
+        ensure_llama_cpp()
         if spec in DEFAULT_ALIASES:
             try:
                 gguf = ensure_gguf()
@@ -354,7 +356,36 @@ class LlamaCppEngine(EngineBase):
             digest = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()
             name, fingerprint = gguf.stem, f"{gguf.stem}:{digest[:12]}:gguf"
             tokenizer = load_tokenizer(gguf, gguf.parent if (gguf.parent / "tokenizer.json").is_file() else None)
+        # llama.cpp's kernels run once in a child first: a native crash (SIGILL) is an EngineError
+        # here, before this process loads the library and before anything is stored
+        probe_llama_cpp(gguf, n_threads=1)
         return cls(gguf, tokenizer, name=name, **options), fingerprint
+
+
+def ensure_llama_cpp() -> None:
+    """llama-cpp-python importable, else built for this CPU and installed now (first use of the
+    engine; 4-8 min once per CPU feature set, with a message), unless ``EGCFG_AUTO_BUILD=0``."""
+    import importlib.util
+    import sys
+    import time
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return
+    if os.environ.get("EGCFG_AUTO_BUILD", "1") == "0":
+        raise EngineError("the llama.cpp engine needs llama-cpp-python: `python -m egcfg_core.engines.llama_build` "
+                          "builds it for this CPU (4-8 min, once) and installs it (EGCFG_AUTO_BUILD=0 is set)")
+    from .llama_build import BuildError, ensure_installed
+
+    def say(msg: str) -> None:
+        print(f"llama.cpp engine: {msg}", file=sys.stderr, flush=True)
+
+    say("llama-cpp-python is not installed; building it now, on first use of --engine llama.cpp")
+    t0 = time.perf_counter()
+    try:
+        ensure_installed(say=say)
+    except BuildError as e:
+        raise EngineError(str(e)) from e
+    say(f"llama-cpp-python installed ({time.perf_counter() - t0:.0f} s)")
 
 
 def load_tokenizer(gguf: Path, folder: Path | None):

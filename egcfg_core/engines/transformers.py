@@ -183,6 +183,8 @@ class TransformersEngine(EngineBase):
             model, tok = load_factory(spec)()
             return cls(model, tok, name=spec), spec
         from ..model import load_model, model_fingerprint
+        from .probe import probe_torch
 
+        probe_torch()  # torch's kernels run once in a child first: a native crash is an EngineError here
         loaded = load_model(spec)
         return cls(loaded.model, loaded.tokenizer, name=loaded.name), model_fingerprint(loaded)
