@@ -36,8 +36,10 @@ Field mapping (pure functions on one dict row, shared by local files and hub row
   entry_point; visible = the examples parsed from the entry point's docstring
   (:func:`parse_docstring_examples`; ``()`` when none parse, ``check`` is never leaked), less
   the few that contradict the canonical solution (:data:`HUMANEVAL_DOCSTRING_ERRATA`);
-  hidden = one test, the ``test`` program + ``check(<entry_point>)``; setup_code = the prompt's
-  top-level import lines.  HumanEval-ET: hidden = one test per extended assert.
+  hidden = one test, the ``test`` program + ``check(<entry_point>)``; setup_code = everything
+  else the prompt defines at top level (:func:`prompt_context`: imports, helper functions,
+  constants), so candidates and tests run with the task's context as in HumanEval's harness
+  (prompt + completion).  HumanEval-ET: hidden = one test per extended assert.
 * MBPP (:func:`mbpp_problem_from_row`): task_id ``Mbpp/<n>``; description = text; visible =
   hidden = its ``test_list`` asserts (MBPP-ET: hidden = the ET asserts).  ``test_setup_code``
   (one task, Mbpp/367, builds trees from the ``Node`` class that the *solution* defines) must
@@ -95,6 +97,7 @@ __all__ = [
     "mbpp_function_name",
     "mbpp_problem_from_row",
     "humaneval_problem_from_row",
+    "prompt_context",
     "HUMANEVAL_DOCSTRING_ERRATA",
     "et_tests_from_row",
     "codecontests_problem_from_row",
@@ -115,7 +118,9 @@ DATA_DIR_ENV = "EGCFG_DATA_DIR"
 #   humaneval 1: the first docstring-example parser (139 of 164 tasks had visible tests)
 #   humaneval 2: Input/Output blocks, "for x = v the output should be y", worked arithmetic,
 #                several examples a line, the errata dropped (157 of 164)
-PARSER_VERSIONS = {"humaneval": 2, "humaneval-et": 2, "mbpp": 1, "mbpp-et": 1, "codecontests": 1}
+#   humaneval 3: setup_code is the prompt's whole context (prompt_context: helper functions such
+#                as HumanEval/10's is_palindrome, constants), not only its import lines
+PARSER_VERSIONS = {"humaneval": 3, "humaneval-et": 3, "mbpp": 1, "mbpp-et": 1, "codecontests": 1}
 
 MBPP_TEST_FILE = "mbpp_test.jsonl"
 MBPP_FEWSHOT_FILE = "mbpp_fewshot.jsonl"
@@ -1035,12 +1040,25 @@ def _for_output_examples(lines: list[str], entry_point: str,
     return cases
 
 
-def _prompt_imports(prompt: str) -> str:
+def prompt_context(prompt: str, entry_point: str) -> str:
+    """What a HumanEval prompt defines besides its entry point, as source: every top-level
+    statement (imports, helper functions such as HumanEval/10's ``is_palindrome``, constants) in
+    the prompt's own text, the entry point's ``def`` (with its decorators) cut out.  HumanEval's
+    harness runs prompt + completion, so a completion may call these without defining them; ours
+    runs this as the problem's ``setup_code`` before the solution (which may still redefine them).
+    "" when the prompt does not parse or defines nothing else."""
     tree = _parse_prompt(prompt)
     if tree is None:
         return ""
-    lines = [ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-    return "\n".join(lines) + "\n" if lines else ""
+    entry = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and n.name == entry_point), None)
+    if not [n for n in tree.body if n is not entry]:
+        return ""
+    lines = prompt.split("\n")
+    if entry is not None:
+        first = min([entry.lineno, *(d.lineno for d in entry.decorator_list)])
+        del lines[first - 1:entry.end_lineno]
+    return "\n".join(lines).strip() + "\n"
 
 
 # Docstring examples of HumanEval that contradict the task's own canonical solution (and its
@@ -1098,7 +1116,7 @@ def humaneval_problem_from_row(
         function_name=entry,
         visible_tests=visible,
         hidden_tests=hidden,
-        setup_code=_prompt_imports(prompt),
+        setup_code=prompt_context(prompt, entry),
         kind="function",
     )
     return problem, dropped

@@ -214,11 +214,14 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     cfg = load_config(REPO / "configs" / "quick.toml")
     rid = cfg.run_id()
     assert load_config(REPO / "configs" / "quick.toml").run_id() == rid
-    assert cfg.semantic()["problems_parser"] == 2
-    assert rid in _stored_runs("quick-humaneval")  # the committed `make run` results are this run
+    assert cfg.semantic()["problems_parser"] == 3
     versions = dict(config_mod.PARSER_VERSIONS)
-    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 3})
+    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 4})
     assert cfg.run_id() != rid
+    # the committed `make run` results (results/quick-humaneval) were made with parser version 2:
+    # that version gives their id again, and nothing else in the id moved
+    monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 2})
+    assert load_config(REPO / "configs" / "quick.toml").run_id() in _stored_runs("quick-humaneval")
     # version 1 (the first parser, 139 of 164 tasks with visible tests) is the id the runs had
     # before the version entered it: b1c7ef45eabb is quick.toml's run made with it (and with the
     # decode settings of then, config.LEGACY_DECODE)
@@ -263,8 +266,16 @@ def test_every_committed_run_is_resumable_by_this_code(experiment):
     """Each run of the committed results data: its stored config, read back as a SweepConfig by
     today's code, gives the same config and the same run id (else `--resume-from` would not find
     it, or would find it under a config it was not made with)."""
+    from egcfg_core.problems import PARSER_VERSIONS
+
     for rid, stored in _stored_runs(experiment).items():
         cfg = _config_of(stored)
+        if stored.get("problems_parser", 1) != PARSER_VERSIONS[stored["benchmark"]]:
+            # made with a problem parse this code no longer gives (HumanEval's before the task's
+            # context entered setup_code): its results do not hold for today's code, and a
+            # resume must not add to them under their id
+            assert cfg.run_id() != rid, f"results/{experiment} run {rid}: superseded, yet the same id"
+            continue
         why = (f"results/{experiment} run {rid} was made with a config (or problem parser version) this "
                f"code no longer gives that id: a resume would not find it; remake the export")
         assert json.loads(json.dumps(cfg.semantic())) == stored, why

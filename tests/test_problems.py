@@ -31,6 +31,7 @@ from egcfg_core.problems import (
     parse_docstring_examples,
     parse_task_selection,
     problems_fingerprint,
+    prompt_context,
 )
 from egcfg_core.records import Problem, TestCase
 
@@ -278,6 +279,7 @@ def test_every_parsed_humaneval_example_agrees_with_the_canonical_solution(no_en
 PARSE_FINGERPRINTS = {
     ("humaneval", 1): "07e34ab8248c",  # the first docstring parser: 139 of 164 tasks with visible tests
     ("humaneval", 2): "6a5f877e3534",  # Input/Output blocks, worked arithmetic, errata: 157 of 164
+    ("humaneval", 3): "f1bae0a50853",  # setup_code: the prompt's whole context (helpers, constants)
     ("mbpp", 1): "b2b1272a1171",
 }
 
@@ -298,6 +300,22 @@ def test_mbpp_parse_matches_its_parser_version():
     assert got == want, (f"MBPP parses to {got}: if the parser changed on purpose, bump "
                          f"PARSER_VERSIONS['mbpp'] and pin {got} for the new version")
     assert PARSER_VERSIONS["mbpp-et"] == PARSER_VERSIONS["mbpp"]
+
+
+def test_prompt_context_keeps_everything_but_the_entry_point():
+    """setup_code of a HumanEval task: the prompt's top-level statements in its own text (comments
+    and docstrings included), less the entry point's def and its decorators."""
+    prompt = ('import math\nfrom typing import List\n\nLIMIT = 3  # a constant\n\n\n'
+              'def helper(x: int) -> int:\n    """Twice x."""\n    return 2 * x\n\n\n'
+              '@staticmethod\ndef entry(xs: List[int]) -> int:\n    """ Sum of helper(x).\n'
+              '    >>> entry([1])\n    2\n    """\n')
+    assert prompt_context(prompt, "entry") == (
+        'import math\nfrom typing import List\n\nLIMIT = 3  # a constant\n\n\n'
+        'def helper(x: int) -> int:\n    """Twice x."""\n    return 2 * x\n')
+    assert prompt_context('def entry(x):\n    """Doc."""\n', "entry") == ""
+    assert prompt_context("from typing import List\n\n\ndef entry(x):\n", "entry") == \
+        "from typing import List\n"  # a prompt that ends with the def line: its body closed to parse
+    assert prompt_context("def entry(:\n", "entry") == ""  # does not parse
 
 
 def test_problems_fingerprint_sees_what_the_model_is_shown():
@@ -402,6 +420,8 @@ def test_fixture_humaneval_override_file_and_forms():
     assert r.task_ids == ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/3", "HumanEval/4"]
     by = {p.task_id: p for p in r.problems}
     assert by["HumanEval/0"].setup_code == "from typing import List\nimport math\n"
+    assert by["HumanEval/1"].setup_code == ""  # the prompt defines nothing but the entry point
+    assert by["HumanEval/3"].setup_code == "def helper(x):\n    return x\n"  # its helper, as written
     assert [t.source for t in by["HumanEval/1"].visible_tests] == [
         "assert is_even(2) == True",
         "assert is_even(3) == False",
