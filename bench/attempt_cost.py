@@ -111,7 +111,8 @@ def main() -> None:
     data_dir = resolve_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
     sel = parse_task_selection(cfg.tasks)
     problems = load_problems(cfg.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
-    fewshot = mbpp_fewshot() if cfg.fewshot else None  # as the sweep
+    use_fewshot, style = cfg.prompting()  # as the sweep
+    fewshot = mbpp_fewshot() if use_fewshot else None
     lm, _ = load_engine(cfg.engine, args.model, cfg.engine_options)
     grid = agents(gammas, args.samplers, args.t, args.s, args.d)
     print(f"model {lm.name}; {len(problems)} problems ({cfg.tasks}); per problem {len(gammas)} EG-CFG "
@@ -121,7 +122,7 @@ def main() -> None:
     with SandboxPool(2) as pool:
         for problem in problems:
             t0 = time.perf_counter()
-            head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot))
+            head = Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, style=style))
             head_s = time.perf_counter() - t0
             runs = [("sampler", a, cfg) for a in grid if a.is_sampler]
             runs += [(v, a, c) for v, c in variants.items() for a in grid if not a.is_sampler]

@@ -33,6 +33,7 @@ from egcfg_core.decoding import DecodeSettings  # noqa: E402
 from egcfg_core.engines import ENGINES, EngineError, load_engine  # noqa: E402
 from egcfg_core.evaluation import evaluate  # noqa: E402
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection  # noqa: E402
+from egcfg_core.prompts import prompting  # noqa: E402
 
 
 def engine_options_from(path: str | None) -> dict:
@@ -97,7 +98,8 @@ def main() -> None:
 
     sel = parse_task_selection(args.tasks)
     problems = load_problems(args.benchmark, data_dir=args.data_dir, task_ids=sel.task_ids, limit=sel.limit).problems
-    fewshot = mbpp_fewshot()  # as a sweep's prompt (run.fewshot = true)
+    use_fewshot, style = prompting(args.benchmark)  # as a sweep's prompt ("auto")
+    fewshot = mbpp_fewshot() if use_fewshot else None
     grid = agent_grid(tuple(args.t), tuple(args.gamma), tuple(args.s), tuple(args.d), baseline=not args.no_baseline)
     settings = DecodeSettings(max_new_tokens=args.max_new_tokens)
     keys = ("attempts", "attempt_s", "plain_tok", "plain_s", "guided_tok", "guided_s", "guided_lines",
@@ -107,7 +109,7 @@ def main() -> None:
         acc = {name: dict.fromkeys(keys, 0.0) for name in engines}
         for p in problems:
             for name, lm in engines.items():  # interleaved: the same load hits every engine
-                rec = solve(p, lm, grid, settings=settings, fewshot=fewshot)
+                rec = solve(p, lm, grid, settings=settings, fewshot=fewshot, prompt_style=style)
                 ok = evaluate(p, rec.solution).passed if rec.solution else False
                 tally(acc[name], rec, ok)
                 print(f"  round {r + 1} {p.task_id} {name}: {rec.wall_s:.1f} s, hidden {'pass' if ok else 'fail'}",

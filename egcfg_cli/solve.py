@@ -21,6 +21,10 @@ def solve_cmd(
     s: str = typer.Option("3", help="candidates per line"),
     d: str = typer.Option("2,3", help="lines per candidate"),
     prompt: str = typer.Option("default", help="prompt variants, comma-separated: default, long-code"),
+    fewshot: str = typer.Option("auto", help="MBPP's 3 few-shot turns first: auto (as a sweep: MBPP yes, "
+                                "HumanEval no), true or false"),
+    prompt_style: str = typer.Option("auto", help="how the task is asked: auto (as a sweep: MBPP describe, "
+                                     "HumanEval evalplus), describe or evalplus"),
     max_new_tokens: int = typer.Option(384, help="token cap per attempt"),
     alpha: float = typer.Option(0.05, help="plausibility mask: keep tokens with p_uncond >= alpha * max"),
     seed: int = typer.Option(0),
@@ -31,6 +35,7 @@ def solve_cmd(
     from egcfg_core.evaluation import evaluate
     from egcfg_core.model import ModelUnavailableError
     from egcfg_core.problems import load_problems, mbpp_fewshot
+    from egcfg_core.prompts import prompting
     from egcfg_core.engines import EngineError
     from flows.runtime import get_lm
 
@@ -45,6 +50,8 @@ def solve_cmd(
         raise fail(f"no task {task_id!r} in {benchmark} ({len(loaded.problems)} tasks loaded)")
     problem = matches[0]
     try:
+        flag = {"true": True, "false": False}.get(fewshot.strip().lower(), fewshot.strip().lower())
+        use_fewshot, style = prompting(problem.benchmark, flag, prompt_style.strip())  # the sweep's rule
         grid = agent_grid(floats(t, "t"), floats(gamma, "gamma"), ints(s, "s"), ints(d, "d"),
                           prompts=[p.strip() for p in prompt.split(",") if p.strip()])
         settings = DecodeSettings(max_new_tokens=max_new_tokens, plausibility_alpha=alpha, seed=seed)
@@ -55,7 +62,7 @@ def solve_cmd(
             lm = get_lm(model, engine)[0]
     except (ModelUnavailableError, EngineError, ValueError) as e:
         raise fail(str(e))
-    fewshot = mbpp_fewshot()  # as a sweep's prompt (run.fewshot = true, the default)
+    examples = mbpp_fewshot() if use_fewshot else None
 
     console.rule(f"[bold]{problem.task_id}[/] ({problem.benchmark}) — {len(problem.visible_tests)} visible tests")
     console.print(problem.description.strip()[:800])
@@ -74,7 +81,8 @@ def solve_cmd(
         verdict = "[green]passes visible tests[/]" if rec.passed_visible else "[red]fails visible tests[/]"
         console.print(f"[bold]{rec.agent.name}[/]: {verdict} ({rec.stop_reason}, {rec.timings.get('wall_s', 0):.1f}s)")
 
-    result = solve(problem, lm, grid, settings=settings, fewshot=fewshot, on_line=on_line, on_attempt=on_attempt)
+    result = solve(problem, lm, grid, settings=settings, fewshot=examples, prompt_style=style, on_line=on_line,
+                   on_attempt=on_attempt)
     final = result.final
     console.rule("final solution")
     console.print(Syntax(result.solution or "# (empty)", "python"))

@@ -67,8 +67,10 @@ class PromptHeads:
             return self._heads[variant]
 
     @classmethod
-    def of(cls, problem: Problem, lm: Engine, fewshot: Sequence[dict] | None) -> "PromptHeads":
-        return cls(lambda variant: Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, variant)))
+    def of(cls, problem: Problem, lm: Engine, fewshot: Sequence[dict] | None,
+           prompt_style: str = "describe") -> "PromptHeads":
+        return cls(lambda variant: Head.build(lm, build_prompt(problem, lm.tokenizer, fewshot, variant,
+                                                               prompt_style)))
 
 
 def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
@@ -82,15 +84,17 @@ def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
 
 
 def solve(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
-          settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None, pool=None,
+          settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
+          prompt_style: str = "describe", pool=None,
           on_line: Callable[[int, LineRecord], None] | None = None,
           on_attempt: Callable[[AttemptRecord], None] | None = None,
           run_agent: Callable[..., AttemptRecord] | None = None) -> SolveRecord:
-    """Run the grid on one problem in order until an agent passes the visible tests."""
+    """Run the grid on one problem in order until an agent passes the visible tests.  ``fewshot``
+    and ``prompt_style``: the prompt (``prompts.prompting`` picks them for a benchmark)."""
     if not grid:
         raise ValueError("the agent grid is empty")
     t0 = time.perf_counter()
-    heads = PromptHeads.of(problem, lm, fewshot)
+    heads = PromptHeads.of(problem, lm, fewshot, prompt_style)
     attempts: list[AttemptRecord] = []
     for i, agent in enumerate(grid):
         cb = (lambda line, i=i: on_line(i, line)) if on_line else None
@@ -111,10 +115,10 @@ def solve(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
 
 def run_concurrently(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
                      settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
-                     pool=None, workers: int = 2) -> SolveRecord:
+                     prompt_style: str = "describe", pool=None, workers: int = 2) -> SolveRecord:
     """Like ``solve`` but agents run in threads; same winner as the sequential order."""
     t0 = time.perf_counter()
-    heads = PromptHeads.of(problem, lm, fewshot)
+    heads = PromptHeads.of(problem, lm, fewshot, prompt_style)
     cancels = [threading.Event() for _ in grid]
     done: dict[int, AttemptRecord] = {}
     lock = threading.Lock()

@@ -9,7 +9,11 @@
               prompt = ["default"]   (prompt variants, prompts.PROMPT_VARIANTS: "default", "long-code")
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
-              fewshot = true; problem_retries = 1; eval_timeout_s = 10.0; reuse_greedy = true
+              fewshot = "auto"; prompt_style = "auto"; problem_retries = 1; eval_timeout_s = 10.0;
+              reuse_greedy = true
+              (fewshot: MBPP's 3 few-shot turns first, true/false; prompt_style: "describe" or
+              "evalplus", prompts.PROMPT_STYLES; "auto" = the benchmark's convention,
+              prompts.prompting: MBPP 3-shot "describe", HumanEval 0-shot "evalplus")
 
 The run id is a hash of everything that changes results (not of paths or worker counts), so
 running the same sweep again resumes it.  That includes the version of the benchmark's problem
@@ -30,7 +34,7 @@ from .agents import agent_grid
 from .decoding import DecodeSettings, skip_rules
 from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
 from .problems import BENCHMARKS, PARSER_VERSIONS, parse_task_selection
-from .prompts import PROMPT_VARIANTS, SIGNAL_FORMATS
+from .prompts import PROMPT_VARIANTS, SIGNAL_FORMATS, prompting
 from .records import AgentConfig
 
 
@@ -59,7 +63,8 @@ class SweepConfig:
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
     dask_address: str = ""  # a Dask scheduler: problems spread over its workers (prefect-dask)
     line_tasks: bool = False  # each line's exploration and execution as Prefect tasks (~50 ms a line)
-    fewshot: bool = True
+    fewshot: bool | str = "auto"  # MBPP's few-shot turns: true, false or "auto" (see prompting())
+    prompt_style: str = "auto"  # prompts.PROMPT_STYLES or "auto" (see prompting())
     problem_retries: int = 1
     eval_timeout_s: float = 10.0
     reuse_greedy: bool = True  # copy the greedy attempt a stored run already made (greedy_key)
@@ -68,9 +73,21 @@ class SweepConfig:
         return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
                           sample_ts=self.sample_t, sample_n=self.sample_n, prompts=self.prompt)
 
+    def prompting(self) -> tuple[bool, str]:
+        """(MBPP's few-shot turns first?, prompt style) of this run, "auto" resolved for its
+        benchmark by ``prompts.prompting``."""
+        return prompting(self.benchmark, self.fewshot, self.prompt_style)
+
     def semantic(self) -> dict[str, Any]:
         """What determines the results (the run id hashes this)."""
         d = dataclasses.asdict(self)
+        # the prompt as resolved, not as written: "auto" and the value it stands for are one run.
+        # The "describe" style (every run's before styles existed) is left out, so those runs
+        # keep their ids; runs of other styles carry it
+        d["fewshot"], style = self.prompting()
+        d.pop("prompt_style")
+        if style != LEGACY_PROMPT_STYLE:
+            d["prompt_style"] = style
         for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries",
                   "reuse_greedy"):
             d.pop(k)
@@ -105,8 +122,9 @@ class SweepConfig:
     def from_semantic(cls, stored: dict[str, Any]) -> "SweepConfig":
         """The config a stored run config (``semantic()``, e.g. a runs row) was made from: keys it
         leaves out at their defaults, except the later decode settings, which a run made before
-        them had at their ``LEGACY_DECODE`` values."""
-        sem = {k: v for k, v in stored.items() if k != "problems_parser"}
+        them had at their ``LEGACY_DECODE`` values, and the prompt style, which such a run had at
+        ``LEGACY_PROMPT_STYLE``."""
+        sem = {"prompt_style": LEGACY_PROMPT_STYLE, **{k: v for k, v in stored.items() if k != "problems_parser"}}
         decode = DecodeSettings(**{**LEGACY_DECODE, **sem.pop("decode", {})})
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
 
@@ -125,7 +143,8 @@ _SECTIONS = {
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline",
              "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
-            "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot", "problem_retries": "problem_retries",
+            "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot",
+            "prompt_style": "prompt_style", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s", "reuse_greedy": "reuse_greedy"},
 }
 _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
@@ -133,6 +152,9 @@ _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # had before them: left out of the run id at these values, so those runs keep their ids (and a
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
 LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0}
+# the prompt style of every run before styles existed: left out of the run id (those runs keep
+# their ids; a stored config without the key was made with it: SweepConfig.from_semantic)
+LEGACY_PROMPT_STYLE = "describe"
 
 
 def greedy_key(semantic: dict[str, Any]) -> str | None:
@@ -327,7 +349,10 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         if len(set(items)) != len(items):
             raise ConfigError(f"grid.prompt: a variant is listed twice: {list(items)!r}")
         cfg["prompt"] = tuple(items)
-    for key, name in (("baseline", "grid.baseline"), ("fewshot", "run.fewshot"), ("line_tasks", "run.line_tasks"),
+    for key in ("fewshot", "prompt_style"):  # checked below, with the benchmark (prompting())
+        if key in flat:
+            cfg[key] = flat[key]
+    for key, name in (("baseline", "grid.baseline"), ("line_tasks", "run.line_tasks"),
                       ("reuse_greedy", "run.reuse_greedy")):
         if key in flat:
             if not isinstance(flat[key], bool):
@@ -343,6 +368,10 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
     if "eval_timeout_s" in flat:
         cfg["eval_timeout_s"] = _num_list("run.eval_timeout_s", flat["eval_timeout_s"], float, lo=0, lo_inclusive=False)[0]
     out = SweepConfig(**cfg)
+    try:
+        out.prompting()
+    except ValueError as e:  # a bad fewshot or prompt_style, or a style the benchmark cannot take
+        raise ConfigError(f"run.{e}") from None
     if not out.grid():
         raise ConfigError("grid: no agents (baseline = false, no γ > 0 and no samplers)")
     return out

@@ -1,8 +1,11 @@
 """Prompts: p_inst (instruction + few-shot + task + visible tests), the signal block, and p_dyn.
 
 Both prompts are built from the model's own chat template.  The assistant turn is pre-filled with
-an opened ```python fence so the model writes code at once.  The template is rendered with a
-marker at the end of the task's user message and split there:
+an opened ```python fence so the model writes code at once.  How the task itself is asked is the
+run's prompt style (:data:`PROMPT_STYLES`), and whether MBPP's 3 few-shot turns come first is its
+few-shot choice; :func:`prompting` picks both per benchmark (docs/PROMPTS.md shows one rendered
+prompt of each).  The template is rendered with a marker at the end of the task's user message
+and split there:
 
     p_sol = head + tail + code            (the plain prompt, p_inst followed by the code so far)
     p_dyn = head + signal + tail + code   (the same with the execution signal in the user turn)
@@ -33,6 +36,51 @@ LONG_CODE_INSTRUCTION = (
 )
 
 
+# Prompt styles: how the task's own user message is written ([run] prompt_style).
+#   "describe"  the task's description, its visible tests and the function to write, under our
+#               SYSTEM message: MBPP's standard form (the text every run had before styles
+#               existed); for CodeContests the statement and its examples
+#   "evalplus"  the convention instruct models report HumanEval with (evalplus's chat prompt; the
+#               Qwen2.5-Coder model card's figures): the task's prompt code in a fence, asked for a
+#               self-contained script; no system message of ours (the chat template's default),
+#               and the assistant turn opens with evalplus's response prefix before the code fence
+PROMPT_STYLES = ("describe", "evalplus")
+EVALPLUS_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem "
+                        "in a markdown code block:")
+EVALPLUS_RESPONSE = ("Below is a Python script with a self-contained function that solves the problem "
+                     "and passes corresponding tests:")
+
+# What "auto" means per benchmark: (MBPP's 3 few-shot turns first?, prompt style).  MBPP keeps its
+# standard 3-shot prompt (measured: 13/40 greedy on MBPP 11-50 with the shots, 10/40 without);
+# HumanEval is asked as instruct models are evaluated on it, without MBPP's turns (29/40 greedy
+# on HumanEval 0-39 without them, 22/40 with).
+BENCHMARK_PROMPTING = {
+    "mbpp": (True, "describe"),
+    "mbpp-et": (True, "describe"),
+    "humaneval": (False, "evalplus"),
+    "humaneval-et": (False, "evalplus"),
+    "codecontests": (False, "describe"),
+}
+
+
+def prompting(benchmark: str, fewshot: bool | str = "auto", style: str = "auto") -> tuple[bool, str]:
+    """(MBPP's few-shot turns first?, prompt style) for a run on ``benchmark``: "auto" takes the
+    benchmark's convention (:data:`BENCHMARK_PROMPTING`), anything else is kept.  The one rule
+    sweeps (``SweepConfig.prompting``) and ``egcfg solve`` both follow; ValueError on a bad value."""
+    if benchmark not in BENCHMARK_PROMPTING:
+        raise ValueError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARK_PROMPTING)}")
+    auto_fewshot, auto_style = BENCHMARK_PROMPTING[benchmark]
+    if fewshot != "auto" and not isinstance(fewshot, bool):
+        raise ValueError(f"fewshot: expected true, false or \"auto\", got {fewshot!r}")
+    if style != "auto" and style not in PROMPT_STYLES:
+        raise ValueError(f"prompt_style: {style!r} is not one of auto, {', '.join(PROMPT_STYLES)}")
+    style = auto_style if style == "auto" else style
+    if style == "evalplus" and benchmark == "codecontests":
+        raise ValueError("prompt_style: \"evalplus\" asks for a function; CodeContests tasks are programs "
+                         "(use \"describe\")")
+    return (auto_fewshot if fewshot == "auto" else fewshot), style
+
+
 def check_variant(variant: str) -> str:
     """``variant`` if it is one of :data:`PROMPT_VARIANTS`, else ValueError naming them."""
     if variant not in PROMPT_VARIANTS:
@@ -52,10 +100,17 @@ class PromptParts:
         return self.head + signal + self.tail + code
 
 
-def task_message(problem: Problem, variant: str = "default") -> str:
-    """The user message for one task: description, visible tests, function name (and, for the
-    "long-code" variant, the instruction to write many short lines)."""
+def task_message(problem: Problem, variant: str = "default", style: str = "describe") -> str:
+    """The user message for one task in a prompt style (:data:`PROMPT_STYLES`); the "long-code"
+    variant adds the instruction to write many short lines."""
     check_variant(variant)
+    if style == "evalplus":
+        parts = [EVALPLUS_INSTRUCTION, "```", _evalplus_problem(problem), "```"]
+        if variant == "long-code":
+            parts += ["", LONG_CODE_INSTRUCTION]
+        return "\n".join(parts) + "\n"
+    if style != "describe":
+        raise ValueError(f"unknown prompt style {style!r}; known: {', '.join(PROMPT_STYLES)}")
     if problem.kind == "stdio":
         parts = [problem.description.strip(), "",
                  "Write a complete Python program that reads from standard input and writes to standard output."]
@@ -69,6 +124,17 @@ def task_message(problem: Problem, variant: str = "default") -> str:
     if variant == "long-code":
         parts.append(LONG_CODE_INSTRUCTION)
     return "\n".join(parts)
+
+
+def _evalplus_problem(problem: Problem) -> str:
+    """The problem as evalplus shows it: HumanEval's prompt code; for an MBPP task its text and
+    first test in a docstring (evalplus's MBPP+ form)."""
+    if problem.kind != "function":
+        raise ValueError(f"{problem.task_id}: the evalplus prompt style asks for a function, not a program")
+    if problem.benchmark.startswith("humaneval"):
+        return problem.description.strip()
+    test = problem.visible_tests[0].source.strip() if problem.visible_tests else ""
+    return "\n".join(['"""', problem.description.strip(), *([test] if test else []), '"""'])
 
 
 def _fewshot_messages(fewshot: Sequence[dict]) -> list[dict]:
@@ -91,22 +157,39 @@ def _called_name(assert_src: str) -> str:
 
 
 def build_prompt(problem: Problem, tokenizer, fewshot: Sequence[dict] | None = None,
-                 variant: str = "default") -> PromptParts:
+                 variant: str = "default", style: str = "describe") -> PromptParts:
     """Render p_inst with the tokenizer's chat template and split it at the signal slot.
 
-    ``variant`` (:data:`PROMPT_VARIANTS`) changes only the task's own message (the few-shot
-    examples stay as they are), so each variant has its own prompt head."""
+    ``style`` (:data:`PROMPT_STYLES`) is how the task is asked; the few-shot turns (``fewshot``,
+    function tasks only) are MBPP's in the "describe" form whatever the style.  ``variant``
+    (:data:`PROMPT_VARIANTS`) changes only the task's own message, so each variant has its own
+    prompt head."""
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the tokenizer has no chat template; EG-CFG needs an instruct model with one")
-    messages = [{"role": "system", "content": SYSTEM}]
-    if problem.kind == "function" and fewshot:
-        messages += _fewshot_messages(fewshot)
-    messages.append({"role": "user", "content": task_message(problem, variant) + _MARKER})
+    messages = prompt_messages(problem, fewshot, variant, style)
+    messages[-1]["content"] += _MARKER
     text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     if text.count(_MARKER) != 1:
         raise ValueError("the chat template altered the task message; cannot place the signal slot")
     head, tail = text.split(_MARKER)
-    return PromptParts(head=head, tail=tail + CODE_FENCE)
+    return PromptParts(head=head, tail=tail + assistant_opening(style))
+
+
+def prompt_messages(problem: Problem, fewshot: Sequence[dict] | None = None, variant: str = "default",
+                    style: str = "describe") -> list[dict]:
+    """The chat messages of p_inst (what ``build_prompt`` renders): our system message (not in the
+    "evalplus" style), MBPP's few-shot turns (function tasks, when given), the task's message."""
+    message = task_message(problem, variant, style)
+    messages = [] if style == "evalplus" else [{"role": "system", "content": SYSTEM}]
+    if problem.kind == "function" and fewshot:
+        messages += _fewshot_messages(fewshot)
+    return [*messages, {"role": "user", "content": message}]
+
+
+def assistant_opening(style: str = "describe") -> str:
+    """The text the assistant turn is pre-filled with: the opened code fence (after evalplus's
+    response prefix in that style)."""
+    return EVALPLUS_RESPONSE + "\n" + CODE_FENCE if style == "evalplus" else CODE_FENCE
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = 
     lm, _, _ = get_engine(config)
     pool = get_pool()
     grid = config.grid()
-    heads = PromptHeads(lambda variant: build_prompt_task(problem, lm, fewshot, variant))
+    style = config.prompting()[1]
+    heads = PromptHeads(lambda variant: build_prompt_task(problem, lm, fewshot, variant, style))
     attempts = [reuse] if reuse is not None else []
     if attempts and attempts[0].passed_visible:
         pass  # the greedy attempt won: no other agent runs, as if it had been decoded here

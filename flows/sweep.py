@@ -96,10 +96,12 @@ def greedy_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: st
 
 
 def load_selection(config: SweepConfig):
+    """(the selected problems, MBPP's few-shot examples when the run's prompt has them, else None:
+    ``config.prompting()``)."""
     data_dir = resolve_data_dir(config.data_dir or None)
     sel = parse_task_selection(config.tasks)
     loaded = load_problems(config.benchmark, data_dir=data_dir, task_ids=sel.task_ids, limit=sel.limit)
-    return loaded, (mbpp_fewshot() if config.fewshot else None)
+    return loaded, (mbpp_fewshot() if config.prompting()[0] else None)
 
 
 def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", config_path: str | None = None,

@@ -670,7 +670,8 @@ def _summary(runs: list[RunData]) -> list[Block]:
         row("grid s (candidates)", lambda r: _grid_text(r.config, "s") if is_guided(r) else "-"),
         row("grid d (lines per candidate)", lambda r: _grid_text(r.config, "d") if is_guided(r) else "-"),
         row("γ=0 greedy baseline agent", lambda r: str(r.config.get("baseline", "?"))),
-        row("few-shot prompt", lambda r: str(r.config.get("fewshot", "?"))),
+        row("few-shot prompt", lambda r: str(r.config.get("fewshot", "?")) + (  # the style, where not "describe"
+            f" (prompt style {r.config['prompt_style']})" if "prompt_style" in r.config else "")),
         row("hidden-test timeout (s)", lambda r: _grid_text(r.config, "eval_timeout_s")),
         row("decode settings", decode),
         row("code version", lambda r: Code(r.code_version)),

@@ -55,7 +55,8 @@ def worker(k: int, args, queue, deadline: float) -> None:
     else:  # transformers on the requested device
         loaded = load_model(cfg.model, cache_dir=args.cache_dir, device=args.device)
         lm = TransformersEngine(loaded.model, loaded.tokenizer, name=loaded.name)
-    fewshot = mbpp_fewshot() if cfg.fewshot else None
+    use_fewshot, style = cfg.prompting()  # as the sweep
+    fewshot = mbpp_fewshot() if use_fewshot else None
     out = Path(args.out) / f"worker-{k}.pkl.gz"
     with SandboxPool(size=2) as pool:
         while time.time() < deadline:
@@ -64,7 +65,8 @@ def worker(k: int, args, queue, deadline: float) -> None:
             except Exception:
                 break
             t0 = time.perf_counter()
-            rec = solve(problem, lm, cfg.grid(), settings=cfg.decode, fewshot=fewshot, pool=pool)
+            rec = solve(problem, lm, cfg.grid(), settings=cfg.decode, fewshot=fewshot, prompt_style=style,
+                        pool=pool)
             ev = evaluate(problem, rec.solution, timeout_s=cfg.eval_timeout_s, pool=pool)
             with gzip.open(out, "ab") as f:  # one gzip member per problem: a kill loses only this one
                 pickle.dump((rec, ev, time.perf_counter() - t0), f)

@@ -218,15 +218,17 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     versions = dict(config_mod.PARSER_VERSIONS)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 4})
     assert cfg.run_id() != rid
-    # the committed `make run` results (results/quick-humaneval) were made with parser version 2:
-    # that version gives their id again, and nothing else in the id moved
+    # the committed `make run` results (results/quick-humaneval) were made with parser version 2
+    # and the prompt of then (MBPP's few-shot turns, the "describe" style): those settings give
+    # their id again, and nothing else in the id moved
+    legacy_prompt = {"fewshot": True, "prompt_style": "describe"}
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 2})
-    assert load_config(REPO / "configs" / "quick.toml").run_id() in _stored_runs("quick-humaneval")
+    assert load_config(REPO / "configs" / "quick.toml", legacy_prompt).run_id() in _stored_runs("quick-humaneval")
     # version 1 (the first parser, 139 of 164 tasks with visible tests) is the id the runs had
     # before the version entered it: b1c7ef45eabb is quick.toml's run made with it (and with the
     # decode settings of then, config.LEGACY_DECODE)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 1})
-    old = load_config(REPO / "configs" / "quick.toml", config_mod.LEGACY_DECODE)
+    old = load_config(REPO / "configs" / "quick.toml", {**config_mod.LEGACY_DECODE, **legacy_prompt})
     assert "problems_parser" not in old.semantic() and old.run_id() == "b1c7ef45eabb"
     # MBPP's parser is at version 1: its ids do not carry it
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", versions)
@@ -251,14 +253,73 @@ def _config_of(stored: dict) -> SweepConfig:
     return SweepConfig.from_semantic(stored)
 
 
-def test_committed_mbpp_runs_keep_their_ids():
-    """The MBPP configs of the committed dev-split export give the ids (and the configs) stored
-    there, so `--resume-from results/issue10-dev-mbpp11-30` still finds its runs."""
-    stored = _stored_runs("issue10-dev-mbpp11-30")
-    for name in ("mbpp_dev_issue10", "mbpp_dev_issue10_sampling"):
+@pytest.mark.parametrize("experiment, names", [
+    ("mbpp500", ("mbpp500_greedy", "mbpp500_sampling", "mbpp500_egcfg")),
+    ("issue10-dev-mbpp11-30", ("mbpp_dev_issue10", "mbpp_dev_issue10_sampling")),
+    ("issue10-dev-after", ("mbpp_dev_issue10", "mbpp_dev_issue10_sampling", "mbpp_dev_issue10_ahead",
+                           "mbpp_dev_issue10_all", "mbpp_dev_issue10_skip", "mbpp_dev_issue10_v2",
+                           "mbpp_dev_issue10_verified")),
+    ("issue10-dev-confident", ("mbpp_dev_issue10_confident60", "mbpp_dev_issue10_confident80")),
+    ("issue10-longcode-dev", ("mbpp_dev_issue10_longcode",)),
+])
+def test_committed_mbpp_runs_keep_their_ids(experiment, names):
+    """The MBPP configs of the committed exports give the ids (and the configs) stored there, so
+    `--resume-from results/<experiment>` still finds their runs: the per-benchmark prompt choice
+    ("auto": MBPP's 3 few-shot turns, the "describe" style) left MBPP's run ids as they were."""
+    stored = _stored_runs(experiment)
+    for name in names:
         cfg = load_config(REPO / "configs" / f"{name}.toml")
+        assert cfg.prompting() == (True, "describe"), name
         assert cfg.run_id() in stored, name
         assert json.loads(json.dumps(cfg.semantic())) == stored[cfg.run_id()], name
+        assert "prompt_style" not in stored[cfg.run_id()] and stored[cfg.run_id()]["fewshot"] is True
+
+
+def test_prompt_choice_is_per_benchmark_and_in_the_run_id():
+    """run.fewshot and run.prompt_style default to "auto": MBPP's 3 few-shot turns in the
+    "describe" style for MBPP(-ET), the "evalplus" style without them for HumanEval(-ET), no turns
+    for CodeContests.  The id records the resolved choice, so "auto" and what it stands for are
+    one run, and a forced choice is another."""
+    from egcfg_core.prompts import BENCHMARK_PROMPTING
+
+    want = {"mbpp": (True, "describe"), "mbpp-et": (True, "describe"), "humaneval": (False, "evalplus"),
+            "humaneval-et": (False, "evalplus"), "codecontests": (False, "describe")}
+    assert BENCHMARK_PROMPTING == want
+    for bench, (fewshot, style) in want.items():
+        auto = load_config(None, {"benchmark": bench})
+        assert auto.prompting() == (fewshot, style)
+        sem = auto.semantic()
+        assert sem["fewshot"] is fewshot and sem.get("prompt_style", "describe") == style
+        explicit = load_config(None, {"benchmark": bench, "fewshot": fewshot, "prompt_style": style})
+        assert explicit.run_id() == auto.run_id()
+        assert load_config(None, {"benchmark": bench, "fewshot": not fewshot}).run_id() != auto.run_id()
+    he = load_config(None, {"benchmark": "humaneval"})
+    assert he.semantic()["prompt_style"] == "evalplus" and he.semantic()["fewshot"] is False
+    forced = load_config(None, {"benchmark": "humaneval", "prompt_style": "describe", "fewshot": True})
+    assert "prompt_style" not in forced.semantic() and forced.run_id() != he.run_id()
+    # old config files: a boolean fewshot still works, a stored run config reads back
+    toml = build_config({"data": {"benchmark": "mbpp"}, "run": {"fewshot": False}})
+    assert toml.prompting() == (False, "describe")
+    assert SweepConfig.from_semantic(json.loads(json.dumps(he.semantic()))).run_id() == he.run_id()
+    for bad, field in (({"fewshot": "yes"}, "run.fewshot"), ({"prompt_style": "deepseek"}, "run.prompt_style"),
+                       ({"benchmark": "codecontests", "prompt_style": "evalplus"}, "run.prompt_style")):
+        with pytest.raises(ConfigError, match=field):
+            load_config(None, bad)
+
+
+def test_old_humaneval_greedy_attempts_are_never_reused():
+    """A greedy attempt is copied from a stored run with the same greedy_key (run.reuse_greedy).
+    The committed HumanEval runs were made with the old prompt (MBPP's turns, "describe") and the
+    old task context (parser version 2): their key differs from today's HumanEval configs', so a
+    new run decodes its greedy attempt again; MBPP's keys are unchanged (its attempts still count)."""
+    from egcfg_core.config import greedy_key
+
+    he = _stored_runs("humaneval164")
+    old_keys = {greedy_key(c) for c in he.values()}
+    for name in ("humaneval164_greedy", "humaneval164_sampling", "humaneval164_egcfg"):
+        assert load_config(REPO / "configs" / f"{name}.toml").greedy_key() not in old_keys, name
+    mbpp = _stored_runs("mbpp500")
+    assert load_config(REPO / "configs" / "mbpp500_egcfg.toml").greedy_key() in {greedy_key(c) for c in mbpp.values()}
 
 
 @pytest.mark.parametrize("experiment", sorted(p.name for p in (REPO / "results").iterdir() if (p / "runs").is_dir()))

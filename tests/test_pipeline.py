@@ -293,11 +293,11 @@ def test_failing_problem_is_recorded_and_retried(prefect_harness, data_dir, tmp_
     real = flows.solve.build_prompt_task
     calls = []
 
-    def broken(problem, lm, fewshot, variant="default"):
+    def broken(problem, lm, fewshot, variant="default", style="describe"):
         calls.append(problem.task_id)
         if problem.task_id == "Mbpp/11":
             raise RuntimeError("boom for Mbpp/11")
-        return real(problem, lm, fewshot, variant)
+        return real(problem, lm, fewshot, variant, style)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", broken)
     st, events = sweep_recording(config=cfg, db=str(db))
@@ -335,11 +335,11 @@ def test_an_interrupt_prefect_turned_into_an_error_still_stops_the_sweep(prefect
     cfg = tiny_config(data_dir, gamma=[0.0], max_new_tokens=5)
     real = flows.solve.build_prompt_task
 
-    def interrupted_inside_prefect(problem, lm, fewshot, variant="default"):
+    def interrupted_inside_prefect(problem, lm, fewshot, variant="default", style="describe"):
         if problem.task_id == "Mbpp/12":
             SHUTDOWN.set()  # what the CLI's SIGINT handler does
             raise ValueError("Task run is not set")
-        return real(problem, lm, fewshot, variant)
+        return real(problem, lm, fewshot, variant, style)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", interrupted_inside_prefect)
     try:
@@ -416,7 +416,7 @@ def test_sweep_prompt_is_the_same_with_and_without_a_data_dir(monkeypatch, tmp_p
     from flows.sweep import load_selection
     from tests.faults_helpers import write_mbpp_dir
 
-    cfg = SweepConfig(benchmark="humaneval", tasks="0")
+    cfg = SweepConfig(benchmark="humaneval", tasks="0", fewshot=True)  # forced: HumanEval's "auto" has none
     monkeypatch.delenv("EGCFG_DATA_DIR", raising=False)
     loaded, without = load_selection(cfg)
     monkeypatch.setenv("EGCFG_DATA_DIR", str(write_mbpp_dir(tmp_path / "data", [])))
@@ -424,6 +424,7 @@ def test_sweep_prompt_is_the_same_with_and_without_a_data_dir(monkeypatch, tmp_p
     assert loaded.task_ids == ["HumanEval/0"]
     assert without == with_dir and [s["task_id"] for s in without] == [2, 3, 4]
     assert load_selection(SweepConfig(benchmark="humaneval", tasks="0", fewshot=False))[1] is None
+    assert load_selection(SweepConfig(benchmark="humaneval", tasks="0"))[1] is None  # "auto": HumanEval has none
 
 
 def test_a_run_copies_the_greedy_attempt_another_run_made(swept, prefect_harness, data_dir, tmp_path):

@@ -141,3 +141,66 @@ def test_v2_helpers():
     import pytest
     with pytest.raises(ValueError, match="signal format"):
         render_signal(_v2_cands(), V2_TESTS, format="v3")
+
+
+# ---- prompt styles: per benchmark, the same choice for sweeps and `egcfg solve` ---------------
+
+HE_PROMPT = 'def add(a: int, b: int) -> int:\n    """ Add two numbers.\n    >>> add(1, 2)\n    3\n    """\n'
+HE_PROBLEM = Problem(task_id="HumanEval/0", benchmark="humaneval", description=HE_PROMPT, function_name="add",
+                     visible_tests=(TestCase(source="assert add(1, 2) == 3", call="add(1, 2)"),), hidden_tests=())
+
+
+def test_evalplus_style_is_the_prompt_code_asked_for_a_self_contained_script():
+    """HumanEval's convention (evalplus's chat prompt): no system message of ours, the task's prompt
+    code in a fence, the assistant turn opened with evalplus's response prefix and ```python; the
+    signal slot stays at the end of the task's user message."""
+    from egcfg_core.prompts import EVALPLUS_INSTRUCTION, EVALPLUS_RESPONSE
+
+    tok = tiny_tokenizer()
+    parts = build_prompt(HE_PROBLEM, tok, style="evalplus")
+    message = EVALPLUS_INSTRUCTION + "\n```\n" + HE_PROMPT.strip() + "\n```\n"
+    assert task_message(HE_PROBLEM, style="evalplus") == message
+    want = tok.apply_chat_template([{"role": "user", "content": message}], add_generation_prompt=True, tokenize=False)
+    assert parts.p_sol() == want + EVALPLUS_RESPONSE + "\n" + CODE_FENCE
+    assert "system" not in parts.head and "Your code should pass" not in parts.head
+    assert parts.p_dyn("\n\nSIGNAL").startswith(parts.head + "\n\nSIGNAL<|im_end|>")
+    # the long-code variant adds its instruction after the code; forced few-shot turns come first
+    assert task_message(HE_PROBLEM, "long-code", "evalplus").startswith(message + "\n")
+    shots = build_prompt(HE_PROBLEM, tok, FEWSHOT, style="evalplus").head
+    assert shots.index("Write a function to reverse a string.") < shots.index(EVALPLUS_INSTRUCTION)
+
+
+def test_describe_style_is_the_default_and_unchanged():
+    tok = tiny_tokenizer()
+    assert build_prompt(PROBLEM, tok, FEWSHOT, style="describe") == build_prompt(PROBLEM, tok, FEWSHOT)
+    assert task_message(PROBLEM, style="describe") == task_message(PROBLEM) == (
+        "Write a function to add two numbers.\nYour code should pass these tests:\nassert add(1, 2) == 3\n"
+        "Write the function `add`.")
+
+
+def test_evalplus_style_for_mbpp_is_evalplus_mbpp_form_and_refused_for_programs():
+    import pytest
+
+    from dataclasses import replace
+
+    assert task_message(PROBLEM, style="evalplus").endswith(
+        '```\n"""\nWrite a function to add two numbers.\nassert add(1, 2) == 3\n"""\n```\n')
+    with pytest.raises(ValueError, match="asks for a function"):
+        task_message(replace(PROBLEM, kind="stdio"), style="evalplus")
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        task_message(PROBLEM, style="chatty")
+
+
+def test_prompting_picks_per_benchmark_and_keeps_an_explicit_choice():
+    import pytest
+
+    from egcfg_core.prompts import prompting
+
+    assert prompting("mbpp") == prompting("mbpp-et") == (True, "describe")
+    assert prompting("humaneval") == prompting("humaneval-et") == (False, "evalplus")
+    assert prompting("codecontests") == (False, "describe")
+    assert prompting("humaneval", True, "describe") == (True, "describe")
+    assert prompting("mbpp", False) == (False, "describe")
+    for bad in (("mbpp", "yes"), ("mbpp", "auto", "plain"), ("codecontests", "auto", "evalplus"), ("apps",)):
+        with pytest.raises(ValueError):
+            prompting(*bad)

@@ -298,6 +298,16 @@ def test_empty_and_unevaluated_runs(tmp_path):
     assert_png(tmp_path / "n-stages.png")
 
 
+def test_the_run_table_names_a_prompt_style_other_than_describe(tmp_path):
+    path = tmp_path / "p.duckdb"
+    with Store(path) as s:
+        s.ensure_run("evalplus0000", {**CONFIG, "benchmark": "humaneval", "fewshot": False,
+                                      "prompt_style": "evalplus"}, "toy-model", "v1")
+        s.ensure_run("describe0000", CONFIG, "toy-model", "v1")
+    md = write_report(path, "evalplus", vs="describe", out=tmp_path / "p.md").read_text()
+    assert cells(md, "few-shot prompt") == ["False (prompt style evalplus)", "True"]
+
+
 def test_figures_dir_and_html(db, tmp_path):
     out = write_report(db, RUN_A, out=tmp_path / "doc" / "rep.html", fmt="html",
                        figures_dir=tmp_path / "figs", papers=None)

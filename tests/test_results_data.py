@@ -147,10 +147,10 @@ def test_sweep_resumes_from_the_committed_export_on_a_new_machine(prefect_harnes
     first, fresh, out = tmp_path / "first.duckdb", tmp_path / "new.duckdb", tmp_path / "results" / "exp"
     real = flows.solve.build_prompt_task
 
-    def broken(problem, lm, fewshot, variant="default"):  # the first machine's session ends before Mbpp/12
+    def broken(problem, lm, fewshot, variant="default", style="describe"):  # the first machine's session ends before Mbpp/12
         if problem.task_id == "Mbpp/12":
             raise RuntimeError("session over")
-        return real(problem, lm, fewshot, variant)
+        return real(problem, lm, fewshot, variant, style)
 
     monkeypatch.setattr(flows.solve, "build_prompt_task", broken)
     st, _ = sweep_recording(config=cfg, db=str(first))
@@ -160,8 +160,8 @@ def test_sweep_resumes_from_the_committed_export_on_a_new_machine(prefect_harnes
 
     solved = []
     monkeypatch.setattr(flows.solve, "build_prompt_task",
-                        lambda problem, lm, fewshot, variant="default": solved.append(problem.task_id)
-                        or real(problem, lm, fewshot, variant))
+                        lambda problem, lm, fewshot, variant="default", style="describe":
+                        solved.append(problem.task_id) or real(problem, lm, fewshot, variant, style))
     st, events = sweep_recording(config=cfg, db=str(fresh), resume_from=str(out))
     assert solved == ["Mbpp/12"]  # Mbpp/11 came from the export, not from the model
     start = next(i for e, i in events if e == "start")
