@@ -33,7 +33,7 @@ from typing import Callable
 import torch
 from transformers import TemperatureLogitsWarper, TopPLogitsWarper
 
-from . import threadsafe_ast
+from . import compute, threadsafe_ast
 from .executable import extract_executable
 from .guidance import PlausibilityMask, cfg_logprobs, topk_pairs
 from .prompts import PromptParts, render_signal
@@ -82,11 +82,20 @@ class Head:
     head_ids: list[int]
     tail_ids: list[int]
     stream: object  # the engine's stream of head_ids; agents fork it
+    _charged: bool = field(default=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def build(cls, lm: Engine, parts: PromptParts) -> "Head":
         head_ids, tail_ids = lm.encode(parts.head), lm.encode(parts.tail)
         return cls(parts, head_ids, tail_ids, lm.start(head_ids))
+
+    def take_prefill(self) -> int:
+        """The head's prefill in tokens for the first attempt that starts from it, then 0 (its
+        cost is charged once: compute.ATTEMPT_FIELDS['head_prefill_tokens'])."""
+        with self._lock:
+            charged, self._charged = self._charged, True
+        return 0 if charged else len(self.head_ids)
 
 
 # Lines where the signal is not needed (issue 10 part 3), each rule a prediction that the guided
@@ -208,6 +217,7 @@ class Attempt:
         rows = self.lm.sample(sol, n=a.s, temperature=a.t, top_p=st.top_p, lines=a.d,
                               max_new_tokens=a.d * st.candidate_tokens_per_line,
                               seed=line_seed(st.seed, self.problem.task_id, a, line_index))
+        compute.add(sampled_tokens=sum(map(len, rows)))
         cands, seen = [], {}
         for j, row in enumerate(rows):
             raw = self.lm.decode(row)
@@ -232,7 +242,7 @@ class Attempt:
                                       trace_text="", trace=r.trace, duration_s=r.duration_s)
 
         with ThreadPoolExecutor(max_workers=max(1, self.settings.exec_workers)) as ex:
-            for c, rec in ex.map(run, jobs):
+            for c, rec in ex.map(compute.carry(run), jobs):  # their sandbox runs count on this attempt
                 c.executions.append(rec)
         from .tracing import render_trace
 
@@ -298,12 +308,23 @@ class Attempt:
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> AttemptRecord:
+        """The attempt, with what it cost (``compute``: the attempt's meter is open while the loop
+        runs; each line has its own, ``LineRecord.compute``)."""
+        meter = compute.Meter()
+        head_tokens = self.head.take_prefill()
+        with compute.metered(meter):
+            rec = self.loop()
+        rec.compute = {**meter.counts, "head_prefill_tokens": head_tokens}
+        rec.timings["wall_s"] = meter.counts["wall_s"]
+        return rec
+
+    def loop(self) -> AttemptRecord:
         lm, st, a, h = self.lm, self.settings, self.agent, self.head
-        t_start = time.perf_counter()
         totals = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
         t0 = time.perf_counter()
         sol = lm.fork(h.stream)  # p_sol: prompt + code so far
         logits_u = lm.extend(sol, h.tail_ids)
+        compute.add(prefill_tokens=len(h.tail_ids))
         totals["prefill_s"] += time.perf_counter() - t0
         code_ids: list[int] = []
         lines: list[LineRecord] = []
@@ -317,6 +338,7 @@ class Attempt:
             line_index = len(lines)
             prefix = lm.decode(code_ids)
             timings = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
+            line_cost = compute.start(compute.Meter())  # what this line costs, until its record is made
             skipped = self.certain(line_index, logits_u, foreseen) if a.gamma != 0 else ""
             peeked = None  # (stream, code ids, write_line's result) of a confident line
             if not skipped and a.gamma != 0 and st.skip_confident > 0 and self.problem.visible_tests:
@@ -331,7 +353,7 @@ class Attempt:
                 stop_reason, verified = "verified", (line_index, cand.index)
                 line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                                   chosen_text=code[len(prefix):] if code.startswith(prefix) else code,
-                                  tokens=[], timings=timings)
+                                  tokens=[], timings=timings, compute=line_cost())
                 lines.append(line)
                 for k in totals:
                     totals[k] += timings[k]
@@ -346,7 +368,9 @@ class Attempt:
             if guided:  # p_dyn = head + signal + tail + code so far, on a fork of the head stream
                 t0 = time.perf_counter()
                 dyn = lm.fork(h.stream)
-                logits_c = lm.extend(dyn, lm.encode(signal) + h.tail_ids + code_ids)
+                dyn_ids = lm.encode(signal) + h.tail_ids + code_ids
+                logits_c = lm.extend(dyn, dyn_ids)
+                compute.add(prefill_tokens=len(dyn_ids))
                 pair = lm.pair(sol, dyn, batched=st.batch_streams)
                 timings["prefill_s"] = time.perf_counter() - t0
             # step 5: write the line, one guided token at a time
@@ -363,7 +387,7 @@ class Attempt:
             timings["decode_s"] += time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings,
-                              skip_rule=skipped)
+                              skip_rule=skipped, compute=line_cost())
             foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
             lines.append(line)
             for k in totals:
@@ -381,7 +405,6 @@ class Attempt:
                             setup_code=self.problem.setup_code, kind=self.problem.kind,
                             timeout_s=st.test_timeout_s, pool=self.pool) if code else []
         totals["test_s"] = time.perf_counter() - t0
-        totals["wall_s"] = time.perf_counter() - t_start
         passed = bool(code) and stop_reason != "cancelled" and all(o.status == "passed" for o in visible)
         return AttemptRecord(agent_index=self.agent_index, agent=a, code=code, stop_reason=stop_reason,
                              lines=lines, visible=visible, passed_visible=passed, timings=totals,
@@ -417,8 +440,10 @@ class Attempt:
                 break
             if pair is not None:
                 logits_u, logits_c = lm.pair_step(pair, tok)
+                compute.add(decoded_tokens_sol=1, decoded_tokens_dyn=1)
             else:
                 logits_u = lm.step(sol, tok)
+                compute.add(decoded_tokens_sol=1)
             if "\n" in decision.token_text:
                 break
         return tokens, stop_reason, code, logits_u, logits_c

@@ -150,6 +150,8 @@ class LineRecord:
     # the rule that spared the line exploration ('header', 'fence', 'ahead', 'confident') or
     # guidance ('agree': explored, no signal); "" = the line ran the method
     skip_rule: str = ""
+    # what the line cost (compute.FIELDS: tokens, forward passes, sandbox runs, seconds); {} = not measured
+    compute: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +182,9 @@ class AttemptRecord:
     # the run whose identical greedy attempt this is (copied, not decoded again: config.greedy_key);
     # its lines are that run's, copied by the store
     reused_from: str | None = None
+    # what the attempt cost (compute.ATTEMPT_FIELDS), its lines and the final visible-test run
+    # included; {} = not measured.  A copied attempt carries what it cost in the run it came from.
+    compute: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from . import threadsafe_ast
+from . import compute, threadsafe_ast
 
 log = logging.getLogger("egcfg.sandbox")
 
@@ -413,7 +413,10 @@ class _Worker:
             raise SandboxError(f"lost the sandbox worker: {e}") from e
         for f in child_ends:
             os.close(f)
-        return self._pump(nonce, job_bytes, stdin, in_w, out_r, err_r, ver_r, job_w, t0, timeout_s)
+        raw = self._pump(nonce, job_bytes, stdin, in_w, out_r, err_r, ver_r, job_w, t0, timeout_s)
+        # the server's wait4 rusage of the forked child that ran the program (0 when it was lost)
+        compute.add(sandbox_runs=1, sandbox_cpu_s=float(raw.reply.get("cpu_s") or 0.0))
+        return raw
 
     def _pump(self, nonce, job_bytes, stdin, in_w, out_r, err_r, ver_r, job_w, t0, timeout_s) -> RawRun:
         cap = self.cfg.max_output_bytes

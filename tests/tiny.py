@@ -104,3 +104,27 @@ def logged_tiny_model() -> tuple[Qwen2ForCausalLM, PreTrainedTokenizerFast]:
         with open(path, "a") as fh:
             fh.write(f"{os.getpid()}\n")
     return tiny_model(seed=0)
+
+
+def steer(model: Qwen2ForCausalLM, start: int, target: list[int], bias: float = 30.0):
+    """Make ``model`` write ``target`` from position ``start`` on (a prompt of ``start`` tokens):
+    a forward hook adds ``bias`` to the logit of ``target[k]`` at the position whose next token is
+    the k-th after ``start``, row by row (positions from ``position_ids`` when the caller passes
+    them, else from the cache's length), in every forward: plain calls, batched pairs, generate.
+    Real decoding on a known text, for tests that need code that runs.  Returns the hook handle
+    (``.remove()`` it)."""
+
+    def hook(module, args, kwargs, out):
+        positions = kwargs.get("position_ids")
+        if positions is not None:
+            last = positions[:, -1].tolist()
+        else:
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))
+            last = [cache.get_seq_length() - 1] * out.logits.shape[0]
+        for row, pos in enumerate(last):
+            k = int(pos) + 1 - start
+            if 0 <= k < len(target):
+                out.logits[row, -1, target[k]] += bias
+        return out
+
+    return model.register_forward_hook(hook, with_kwargs=True)

@@ -39,6 +39,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .. import compute
 from .base import FENCE, EngineBase, EngineError
 
 logger = logging.getLogger(__name__)
@@ -253,6 +254,7 @@ class LlamaCppEngine(EngineBase):
                         if k >= 0:
                             rows.append((j, k))
                     rc = ll.llama_decode(self._ctx.ctx, batch)
+                    compute.add(forward_passes=1)
                     if rc != 0:
                         raise EngineError(f"llama_decode failed ({rc}"
                                           + (": no KV cells left, raise [engine] n_ctx)" if rc == 1 else ")"))

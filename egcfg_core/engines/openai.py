@@ -55,6 +55,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import torch
 
+from .. import compute
 from .base import FENCE, EngineBase, EngineError
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class _Client:
         httpx = self.httpx
         with self._count_lock:
             self.requests += 1
+        compute.add(server_requests=1)
         try:
             with self.gate:
                 r = self.http.request(method, self.base_url + path, json=body)
@@ -267,17 +269,28 @@ class OpenAIEngine(EngineBase):
     def _next_body(self, prompt) -> dict:
         return self._body(prompt, max_tokens=1, temperature=0.0, logprobs=self.k)
 
+    def _complete(self, body: dict, prompt_tokens: int) -> list[dict]:
+        """POST /completions: its choices.  Counts on the open compute meters the prompt tokens
+        sent (the decoder's ids of the prompts) and the completion tokens returned (the server's
+        ``usage``, else the choices' texts encoded)."""
+        out = self.client.call("POST", "/completions", body)
+        choices = _choices(out, self.client.shown_url)
+        returned = (out.get("usage") or {}).get("completion_tokens")
+        if not isinstance(returned, int):
+            returned = sum(len(self.encode(c.get("text") or "")) for c in choices)
+        compute.add(server_prompt_tokens=prompt_tokens, server_completion_tokens=returned)
+        return choices
+
     def _topk(self, ids: Sequence[int]) -> list[tuple[int, float]]:
-        out = self.client.call("POST", "/completions", self._next_body(self._prompt(ids)))
-        return self._first_position(_choices(out, self.client.shown_url)[0])
+        return self._first_position(self._complete(self._next_body(self._prompt(ids)), len(ids))[0])
 
     def _topk_two(self, a: Sequence[int], b: Sequence[int]):
         if self.batch_prompts:
-            out = self.client.call("POST", "/completions", self._next_body([self._prompt(a), self._prompt(b)]))
-            choices = sorted(_choices(out, self.client.shown_url), key=lambda c: c.get("index", 0))
+            choices = sorted(self._complete(self._next_body([self._prompt(a), self._prompt(b)]), len(a) + len(b)),
+                             key=lambda c: c.get("index", 0))
             if len(choices) == 2:
                 return self._first_position(choices[0]), self._first_position(choices[1])
-        other = self._pool.submit(self._topk, b)
+        other = self._pool.submit(compute.carry(self._topk), b)
         first = self._topk(a)
         return first, other.result()
 
@@ -403,7 +416,7 @@ class OpenAIEngine(EngineBase):
             if rnd == 0:
                 got = self._sample_rows(stream.ids, n, temperature, top_p, max_new_tokens, seed)
             else:
-                futs = {j: self._pool.submit(self._sample_rows, stream.ids + self.encode(texts[j]), 1,
+                futs = {j: self._pool.submit(compute.carry(self._sample_rows), stream.ids + self.encode(texts[j]), 1,
                                              temperature, top_p, max_new_tokens - len(self.encode(texts[j])),
                                              _derive(seed, rnd, j)) for j in todo}
                 got = {j: f.result()[0] for j, f in futs.items()}
@@ -424,10 +437,9 @@ class OpenAIEngine(EngineBase):
             return [("", False)] * n
         body = self._body(self._prompt(ids), max_tokens=max_tokens, temperature=max(temperature, 0.0),
                           top_p=top_p, n=n, seed=seed, stop=["\n"])
-        rows = [_row(c) for c in sorted(_choices(self.client.call("POST", "/completions", body),
-                                                 self.client.shown_url), key=lambda c: c.get("index", 0))][:n]
+        rows = [_row(c) for c in sorted(self._complete(body, len(ids)), key=lambda c: c.get("index", 0))][:n]
         if len(rows) < n:
-            futs = [self._pool.submit(self._sample_rows, ids, 1, temperature, top_p, max_tokens,
+            futs = [self._pool.submit(compute.carry(self._sample_rows), ids, 1, temperature, top_p, max_tokens,
                                       _derive(seed, 0, j)) for j in range(len(rows), n)]
             rows += [f.result()[0] for f in futs]
         return rows

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
-from transformers import DynamicCache, StoppingCriteria, StoppingCriteriaList
+from transformers import DynamicCache, LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from .. import compute
 from .base import FENCE, EngineBase
 
 
@@ -32,6 +33,15 @@ class LineBudget(StoppingCriteria):
         texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
         done = [t.count("\n") >= self.lines or FENCE in t for t in texts]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class CountForwards(LogitsProcessor):
+    """Counts generate's forward passes (it calls its logits processors once per step) on the
+    open compute meters; leaves the scores as they are."""
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        compute.add(forward_passes=1)
+        return scores
 
 
 @dataclass
@@ -88,6 +98,7 @@ class TransformersEngine(EngineBase):
         x = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
         with self._lock:
             out = self.model(input_ids=x, use_cache=True, logits_to_keep=1, **{self._cache_kw: stream.cache})
+        compute.add(forward_passes=1)
         stream.ids.extend(ids)
         return out.logits[0, -1].float()
 
@@ -129,6 +140,7 @@ class TransformersEngine(EngineBase):
         with self._lock:
             out = self.model(input_ids=x, attention_mask=pair.mask, position_ids=pair.positions[:, None],
                              use_cache=True, **{self._cache_kw: pair.cache})
+        compute.add(forward_passes=1)
         pair.positions = pair.positions + 1
         pair.sol.ids.append(token_id)
         pair.dyn.ids.append(token_id)
@@ -165,6 +177,7 @@ class TransformersEngine(EngineBase):
                 input_ids=x, attention_mask=torch.ones_like(x), **{self._cache_kw: work},
                 do_sample=True, temperature=max(temperature, 1e-5), top_p=top_p, top_k=0,
                 max_new_tokens=max_new_tokens, stopping_criteria=stop,
+                logits_processor=LogitsProcessorList([CountForwards()]),
                 pad_token_id=self.pad_id, eos_token_id=sorted(self.eos_ids) or None,
             )
         rows = []
