@@ -253,8 +253,10 @@ def sweep_cmd(
 
 def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
                as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout: the runs "
-                                            "with their counts, pass rates, suites and sandbox isolation")):
-    """Runs in a store, with done/failed counts, pass rates and the sandbox isolation that ran them."""
+                                            "with their counts, pass rates, suites, sandbox isolation and "
+                                            "compute totals")):
+    """Runs in a store, with done/failed counts, pass rates, the sandbox isolation that ran them and
+    what their attempts cost (tokens, forward passes, sandbox runs, CPU and wall seconds)."""
     from storage.store import Store, StoreError
 
     if not db.exists():
@@ -283,6 +285,26 @@ def status_cmd(db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
         isolation = "; ".join(r["isolation"]) if r["isolation"] else "not recorded"
         console.print(f"{r['run_id']}: model {r['model']}; sandbox {isolation}"
                       + (f"; other suites: {suites}" if suites else ""), overflow="fold", soft_wrap=False)
+        console.print(f"{r['run_id']}: compute {_compute_text(r['compute'])}", overflow="fold", soft_wrap=False)
+
+
+def _compute_text(c: dict) -> str:
+    """A run's compute totals (Store.compute_totals) in one line."""
+    if not c["attempts"]:
+        return "no attempts stored yet"
+    if not c.get("measured"):
+        return f"not measured ({c['attempts']} attempts stored before compute was counted)"
+    n = lambda k: f"{c.get(k, 0):,.0f}"  # noqa: E731
+    text = (f"{c['measured']} of {c['attempts']} attempts"
+            + (f" ({c['copied']} copied from another run, at what they cost there)" if c.get("copied") else "")
+            + f": prefill {n('prefill_tokens')} + head {n('head_prefill_tokens')} tokens, decoded "
+            f"{n('decoded_tokens_sol')} p_sol + {n('decoded_tokens_dyn')} p_dyn, sampled {n('sampled_tokens')}, "
+            f"{n('forward_passes')} forward passes")
+    if c.get("server_requests"):
+        text += (f", {n('server_requests')} server requests ({n('server_prompt_tokens')} prompt tokens sent, "
+                 f"{n('server_completion_tokens')} returned)")
+    return (text + f"; {n('sandbox_runs')} sandbox runs ({c.get('sandbox_cpu_s', 0):.2f} s CPU); process CPU "
+            f"{c.get('process_cpu_s', 0):.1f} s (process-wide); wall {c.get('wall_s', 0):.1f} s")
 
 
 def _run_summary(store, run) -> dict:
@@ -292,7 +314,7 @@ def _run_summary(store, run) -> dict:
             "code_version": run.code_version, "done": run.done, "failed": run.failed,
             "evaluated": st.evaluated, "passed": st.passed, "pass_rate": st.pass_rate,
             "suites": {name: {"evaluated": n, "passed": p} for name, (n, p) in store.suite_status(run.run_id).items()},
-            "isolation": list(run.isolation) or None,
+            "isolation": list(run.isolation) or None, "compute": store.compute_totals(run.run_id),
             "created_at": run.created_at.isoformat(), "updated_at": run.updated_at.isoformat()}
 
 

@@ -13,6 +13,8 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
+from egcfg_core.attribution import Attribution, attribute
+from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
 from egcfg_core.records import (
     AgentConfig,
     AttemptRecord,
@@ -34,7 +36,17 @@ VISIBLE = pa.list_(
         ]
     )
 )
-I32, F64, STR, BOOL = pa.int32(), pa.float64(), pa.string(), pa.bool_()
+I32, I64, F64, STR, BOOL = pa.int32(), pa.int64(), pa.float64(), pa.string(), pa.bool_()
+ATTRIBUTION = {"code_source": STR, "final_tokens": I32, "final_guided_lines": I32, "final_guided_tokens": I32,
+               "final_flipped_tokens": I32}
+assert set(ATTRIBUTION) == set(Attribution.__dataclass_fields__)
+
+
+def _compute_columns(costs: list[dict[str, float]], fields: Iterable[str]) -> dict[str, tuple[pa.DataType, list]]:
+    """One column per compute field (seconds as doubles, counts as integers); an unmeasured
+    record ({}) gives NULLs."""
+    return {name: (F64 if name.endswith("_s") else I64, [c.get(name) if c else None for c in costs])
+            for name in fields}
 
 
 class RecordError(ValueError):
@@ -101,7 +113,7 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
     cols: dict[str, list[Any]] = {k: [] for k in (
         "agent_index", "agent_name", "t", "gamma", "s", "d", "outcome", "stop_reason",
         "passed_visible", "is_winner", "is_final", "code", "error", "visible", "n_lines",
-        "n_tokens", "timings", "verified_line", "verified_candidate", "reused_from")}
+        "n_tokens", "timings", "verified_line", "verified_candidate", "reused_from", *ATTRIBUTION)}
     for a in solve.attempts:
         cols["agent_index"].append(a.agent_index)
         cols["agent_name"].append(a.agent.name)
@@ -123,26 +135,31 @@ def attempts_table(run_id: str, solve: SolveRecord) -> pa.Table:
         cols["verified_line"].append(a.verified_line)
         cols["verified_candidate"].append(a.verified_candidate)
         cols["reused_from"].append(a.reused_from)
+        for k, v in attribute(a).__dict__.items():
+            cols[k].append(v)
     n = len(solve.attempts)
     types = {"agent_index": I32, "agent_name": STR, "t": F64, "gamma": F64, "s": I32,
              "d": I32, "outcome": STR, "stop_reason": STR, "passed_visible": BOOL,
              "is_winner": BOOL, "is_final": BOOL, "code": STR, "error": STR,
              "visible": VISIBLE, "n_lines": I32, "n_tokens": I32, "timings": TIMINGS,
-             "verified_line": I32, "verified_candidate": I32, "reused_from": STR}
+             "verified_line": I32, "verified_candidate": I32, "reused_from": STR, **ATTRIBUTION}
     return _table({"run_id": (STR, [run_id] * n), "task_id": (STR, [task_id] * n),
-                   **{k: (types[k], v) for k, v in cols.items()}})
+                   **{k: (types[k], v) for k, v in cols.items()},
+                   **_compute_columns([a.compute for a in solve.attempts], ATTEMPT_FIELDS)})
 
 
 def attempt_from_row(row: dict[str, Any], agent: AgentConfig, source_run: str) -> AttemptRecord:
     """An attempts row (``Store.greedy_attempts``) as the record of the same attempt in another
-    run, reused from ``source_run`` (its lines stay in the store: ``Store.write_problems`` copies them)."""
+    run, reused from ``source_run`` (its lines stay in the store: ``Store.write_problems`` copies
+    them), with what it cost there."""
     visible = [TestOutcome(test_index=o["test_index"], status=o["status"], error=o["error"],
                            duration_s=o["duration_s"]) for o in row["visible"] or []]
     timings = dict(row["timings"] or [])  # an Arrow map reads as (key, value) pairs
     return AttemptRecord(agent_index=row["agent_index"], agent=agent, code=row["code"], stop_reason=row["stop_reason"],
                          lines=[], visible=visible, passed_visible=bool(row["passed_visible"]), timings=timings,
                          error=row["error"], verified_line=row["verified_line"],
-                         verified_candidate=row["verified_candidate"], reused_from=source_run)
+                         verified_candidate=row["verified_candidate"], reused_from=source_run,
+                         compute={k: row[k] for k in ATTEMPT_FIELDS if row.get(k) is not None})
 
 
 def _outcome_struct(o: TestOutcome) -> dict[str, Any]:
@@ -152,9 +169,10 @@ def _outcome_struct(o: TestOutcome) -> dict[str, Any]:
 
 def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
     task_id = solve.problem.task_id
-    agent, idx, prefix, signal, chosen, ncand, ntok, timings, skip = ([] for _ in range(9))
+    agent, idx, prefix, signal, chosen, ncand, ntok, timings, skip, costs = ([] for _ in range(10))
     for a in solve.attempts:
         for ln in a.lines:
+            costs.append(ln.compute)
             agent.append(a.agent_index)
             idx.append(ln.line_index)
             prefix.append(ln.prefix)
@@ -170,7 +188,7 @@ def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
         "agent_index": (I32, agent), "line_index": (I32, idx), "prefix": (STR, prefix),
         "signal_text": (STR, signal), "chosen_text": (STR, chosen),
         "n_candidates": (I32, ncand), "n_tokens": (I32, ntok), "timings": (TIMINGS, timings),
-        "skip_rule": (STR, skip),
+        "skip_rule": (STR, skip), **_compute_columns(costs, FIELDS),
     })
 
 

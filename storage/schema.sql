@@ -76,6 +76,41 @@ ALTER TABLE attempts ADD COLUMN IF NOT EXISTS verified_candidate INTEGER;  -- it
 -- config.greedy_key made it token for token; its lines, candidates and tokens are copied too), NULL
 -- when it was decoded in this run.
 ALTER TABLE attempts ADD COLUMN IF NOT EXISTS reused_from VARCHAR;
+-- Where the attempt's code came from and how much of it the execution signal chose
+-- (egcfg_core/attribution.py; a final solution has them through its attempt, solutions.agent_index).
+-- Added after schema version 1 without a bump: older rows read NULL, except where
+-- scripts/backfill_attribution.py filled them in from what a results export holds.
+--   code_source: 'greedy' (γ = 0, t = 0) | 'sampler' (γ = 0, t > 0) | 'draft' (a sampled candidate
+--   accepted at line verified_line) | 'guided' (an EG-CFG agent's line loop to its end, >= 1 token
+--   chosen under a signal) | 'unguided' (the same, no token chosen under a signal) | 'loop' (the
+--   same, guided or not unknown: back-filled rows only) | 'none' (no code)
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS code_source VARCHAR;
+-- tokens of the code chosen by the decoder (a draft's: those of the lines before it), of those
+-- the ones chosen under a signal (γ > 0, the line's signal non-empty) and the lines they are in,
+-- and the guided ones where the guidance changed the unguided argmax; NULL = not known
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS final_tokens INTEGER;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS final_guided_lines INTEGER;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS final_guided_tokens INTEGER;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS final_flipped_tokens INTEGER;
+-- What the attempt cost (egcfg_core/compute.py, its FIELDS say who counts what), its lines and its
+-- final visible-test run included; the same columns on lines (per line).  NULL = not measured
+-- (rows written before the columns; back-filled results).  A copied greedy attempt (reused_from)
+-- carries what it cost in the run it came from.
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS prefill_tokens INTEGER;           -- handed to extend (p_sol's prompt tail; p_dyn per guided line)
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS head_prefill_tokens INTEGER;      -- the shared prompt head, on the first attempt that used it
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS decoded_tokens_sol INTEGER;       -- appended to p_sol one by one
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS decoded_tokens_dyn INTEGER;       -- appended to p_dyn one by one
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS sampled_tokens INTEGER;           -- candidate rows, all rows
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS forward_passes INTEGER;           -- model forwards (transformers, llama.cpp)
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS server_requests INTEGER;          -- openai engine: requests (retries included)
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS server_prompt_tokens BIGINT;      -- openai engine: prompt tokens sent
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS server_completion_tokens INTEGER; -- openai engine: completion tokens returned
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS sandbox_runs INTEGER;             -- programs run in the sandbox
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS sandbox_cpu_s DOUBLE;             -- their user+system CPU (the sandbox's fork child)
+-- process_cpu_s: time.process_time of the whole process over the attempt: with agent_workers or
+-- problem_workers > 1 it includes whatever ran at the same time (compare it on sequential runs)
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS process_cpu_s DOUBLE;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS wall_s DOUBLE;                    -- = timings['wall_s']
 
 -- One row per generated line.
 CREATE TABLE IF NOT EXISTS lines (
@@ -95,6 +130,20 @@ CREATE TABLE IF NOT EXISTS lines (
 -- or its guidance (decode.skip_certain / skip_confident: 'header', 'fence', 'ahead', 'confident'
 -- = not explored; 'agree' = explored and executed, no guidance), '' = the line ran the method.
 ALTER TABLE lines ADD COLUMN IF NOT EXISTS skip_rule VARCHAR;
+-- What the line cost: the compute columns of attempts (but head_prefill_tokens), counted while
+-- the line ran (added later the same way; older rows read NULL).
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS prefill_tokens INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS decoded_tokens_sol INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS decoded_tokens_dyn INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS sampled_tokens INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS forward_passes INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS server_requests INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS server_prompt_tokens BIGINT;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS server_completion_tokens INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS sandbox_runs INTEGER;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS sandbox_cpu_s DOUBLE;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS process_cpu_s DOUBLE;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS wall_s DOUBLE;
 
 -- One row per sampled candidate continuation of a line.
 CREATE TABLE IF NOT EXISTS candidates (

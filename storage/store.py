@@ -37,6 +37,7 @@ from typing import Any, Iterable, Iterator
 import duckdb
 import pyarrow as pa
 
+from egcfg_core.compute import ATTEMPT_FIELDS
 from egcfg_core.records import EvaluationRecord, Problem, SkippedRow, SolveRecord
 from storage import rows
 
@@ -601,13 +602,17 @@ class Store:
                              task_id: str, agent_index: int) -> None:
         """The lines, candidates, executions and token decisions of ``source_run``'s attempt
         ``agent_index`` at ``task_id``, copied to this run's same attempt (whose attempts row,
-        just inserted, takes the source's line and token counts)."""
+        just inserted, takes the source's line and token counts, and the final-code counts that
+        only its lines tell)."""
         key = [source_run, task_id, agent_index]
         for table in ("lines", "candidates", "executions", "token_decisions"):
             con.execute(f"INSERT INTO {table} BY NAME SELECT * REPLACE (?::VARCHAR AS run_id) FROM {table} "
                         "WHERE run_id = ? AND task_id = ? AND agent_index = ?", [run_id, *key])
-        con.execute("UPDATE attempts SET n_lines = src.n_lines, n_tokens = src.n_tokens FROM "
-                    "(SELECT n_lines, n_tokens FROM attempts WHERE run_id = ? AND task_id = ? AND agent_index = ?) src "
+        counts = ("n_lines", "n_tokens", "final_tokens", "final_guided_lines", "final_guided_tokens",
+                  "final_flipped_tokens")
+        con.execute(f"UPDATE attempts SET {', '.join(f'{c} = coalesce(src.{c}, attempts.{c})' for c in counts)} "
+                    f"FROM (SELECT {', '.join(counts)} FROM attempts WHERE run_id = ? AND task_id = ? "
+                    "AND agent_index = ?) src "
                     "WHERE attempts.run_id = ? AND attempts.task_id = ? AND attempts.agent_index = ?",
                     [*key, run_id, task_id, agent_index])
 
@@ -858,6 +863,23 @@ class Store:
                 "  WHERE run_id = ? GROUP BY suite, task_id) GROUP BY suite ORDER BY suite",
                 [run_id])
             return {r[0]: (r[1], r[2]) for r in res.fetchall()}
+
+    def compute_totals(self, run_id: str) -> dict[str, float]:
+        """What a run's attempts cost, summed over its done problems (compute.ATTEMPT_FIELDS):
+        {'attempts': n, 'measured': those with counts, 'copied': those copied from another run
+        (``reused_from``: their cost was paid there, it is in the sums), field: sum, ...}; only
+        'attempts' and 'measured' = 0 for a store written before the columns, opened read-only."""
+        done = "FROM attempts a JOIN problems p USING (run_id, task_id) WHERE a.run_id = ? AND p.status = 'done'"
+        with self._use():
+            (n,) = first(self._con.execute(f"SELECT count(*) {done}", [run_id]))
+            if not self._has_column("attempts", "wall_s"):
+                return {"attempts": n, "measured": 0}
+            sums = ", ".join(f"sum(a.{k})" for k in ATTEMPT_FIELDS)
+            measured, copied, *values = first(self._con.execute(
+                f"SELECT count(a.wall_s), count(a.reused_from) FILTER (a.wall_s IS NOT NULL), {sums} {done}",
+                [run_id]))
+        return {"attempts": n, "measured": measured, "copied": copied,
+                **{k: v for k, v in zip(ATTEMPT_FIELDS, values) if v is not None}}
 
     def run_status(self, run_id: str) -> RunStatus:
         with self._use():
