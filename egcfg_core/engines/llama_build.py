@@ -23,6 +23,7 @@ CMake argument, so a wheel built for one CPU's features is never installed on a 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import importlib
 import importlib.util
@@ -151,6 +152,15 @@ def ensure_installed(version: str = PINNED, say: Callable[[str], None] = print) 
     p = plan(version)
     if installed_key() == p["key"] and importlib.util.find_spec("llama_cpp") is not None:
         return p
+    Path(p["folder"]).mkdir(parents=True, exist_ok=True)
+    with open(Path(p["folder"]) / ".lock", "w") as lock:  # one build at a time (processes started together)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(p, say)
+
+
+def _install(p: dict, say: Callable[[str], None]) -> dict:
+    if installed_key() == p["key"] and importlib.util.find_spec("llama_cpp") is not None:
+        return p  # another process did it while this one waited
     wheel = build_wheel(p, say)
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
                           capture_output=True, text=True)
