@@ -10,7 +10,8 @@
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
               fewshot = "auto"; prompt_style = "auto"; problem_retries = 1; eval_timeout_s = 10.0;
-              reuse_greedy = true
+              reuse_greedy = true   (copy the unguided attempts -- greedy, samplers -- that a
+              stored run of the same attempt_key already made, instead of decoding them again)
               (fewshot: MBPP's 3 few-shot turns first, true/false; prompt_style: "describe" or
               "evalplus", prompts.PROMPT_STYLES; "auto" = the benchmark's convention,
               prompts.prompting: MBPP 3-shot "describe", HumanEval 0-shot "evalplus")
@@ -67,7 +68,7 @@ class SweepConfig:
     prompt_style: str = "auto"  # prompts.PROMPT_STYLES or "auto" (see prompting())
     problem_retries: int = 1
     eval_timeout_s: float = 10.0
-    reuse_greedy: bool = True  # copy the greedy attempt a stored run already made (greedy_key)
+    reuse_greedy: bool = True  # copy the greedy and sampler attempts a stored run already made (attempt_key)
 
     def grid(self) -> list[AgentConfig]:
         return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
@@ -132,6 +133,11 @@ class SweepConfig:
         """``greedy_key(self.semantic())``: what this run's greedy attempt depends on."""
         return greedy_key(self.semantic())
 
+    def attempt_keys(self) -> list[str | None]:
+        """``attempt_key`` of each agent of the grid, in grid order (None: a guided agent)."""
+        semantic = self.semantic()
+        return [attempt_key(semantic, agent) for agent in self.grid()]
+
     def run_id(self) -> str:
         blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -160,21 +166,38 @@ LEGACY_PROMPT_STYLE = "describe"
 def greedy_key(semantic: dict[str, Any]) -> str | None:
     """What the greedy baseline attempt (agent 0) of a run with this stored config (``semantic()``,
     e.g. a runs row) depends on, hashed; None when its grid does not start with that agent.
-    The config less the grid, the task selection and the settings only guided agents read
-    (``LEGACY_DECODE``'s), plus the greedy agent's prompt variant: two runs with one key write the
-    same greedy attempt token for token (decoding is deterministic), so a sweep copies it from a
-    stored run (``[run] reuse_greedy``) instead of decoding it again.  Computed on the stored dict
-    itself, not on a config rebuilt from it, so whatever the stored run recorded (its problem
-    parser version, a setting this code no longer has) keeps the keys apart."""
+    ``attempt_key`` of that agent: two runs with one key write the same greedy attempt token for
+    token (decoding is deterministic), so a sweep copies it from a stored run (``[run]
+    reuse_greedy``) instead of decoding it again."""
     if not semantic.get("baseline", True):
         return None
+    prompt = (semantic.get("prompt") or ["default"])[0]
+    return attempt_key(semantic, AgentConfig(t=0.0, gamma=0.0, s=0, d=0, prompt=prompt))
+
+
+def attempt_key(semantic: dict[str, Any], agent: AgentConfig) -> str | None:
+    """What an unguided attempt (γ = 0: the greedy baseline, or a sampler) of ``agent`` in a run
+    with this stored config (``semantic()``, e.g. a runs row) depends on, hashed; None for a guided
+    agent.  The config less the grid, the task selection and the settings only guided agents read
+    (``LEGACY_DECODE``'s), plus the agent's own identity: for the greedy agent its prompt variant,
+    for a sampler its t, replicate and prompt variant (its tokens are drawn with seeds from
+    ``decode.seed``, the task and the agent's name: ``decoding.line_seed``).  Two runs with one
+    key write the same attempt token for token, so a sweep copies it from a stored run (``[run]
+    reuse_greedy``) instead of decoding it again.  Computed on the stored dict itself, not on a
+    config rebuilt from it, so whatever the stored run recorded (its problem parser version, a
+    setting this code no longer has) keeps the keys apart."""
+    if agent.gamma != 0:
+        return None
     d = json.loads(json.dumps(semantic))
-    prompt = (d.pop("prompt", None) or ["default"])[0]
+    d.pop("prompt", None)
     for k in ("tasks", "t", "gamma", "s", "d", "baseline", "sample_t", "sample_n"):
         d.pop(k, None)
     for k in LEGACY_DECODE:
         d.get("decode", {}).pop(k, None)
-    d["greedy_prompt"] = prompt
+    if agent.is_baseline:
+        d["greedy_prompt"] = agent.prompt
+    else:
+        d["sampler"] = {"t": float(agent.t), "replicate": int(agent.replicate), "prompt": agent.prompt}
     blob = json.dumps(d, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -21,19 +21,20 @@ from .runtime import get_engine, get_pool, stop_all_on_interrupt
 
 
 def solve_problem(problem: Problem, config: SweepConfig, fewshot: list | None = None,
-                  reuse: AttemptRecord | None = None) -> tuple[SolveRecord, EvaluationRecord]:
+                  reuse: AttemptRecord | list[AttemptRecord] | None = None) -> tuple[SolveRecord, EvaluationRecord]:
     """Prompt, agents in grid order (or concurrently), hidden-test scoring of the final solution.
-    ``reuse``: agent 0's greedy attempt, copied from a stored run that made the same one (the
-    sweep finds it: ``config.greedy_key``); it is not decoded again."""
+    ``reuse``: the grid's first attempts (agent 0's greedy one, samplers after it), copied from
+    stored runs that made the same ones (the sweep finds them: ``config.attempt_keys``); they are
+    not decoded again."""
     t0 = time.perf_counter()
     lm, _, _ = get_engine(config)
     pool = get_pool()
     grid = config.grid()
     style = config.prompting()[1]
     heads = PromptHeads(lambda variant: build_prompt_task(problem, lm, fewshot, variant, style))
-    attempts = [reuse] if reuse is not None else []
-    if attempts and attempts[0].passed_visible:
-        pass  # the greedy attempt won: no other agent runs, as if it had been decoded here
+    attempts = [reuse] if isinstance(reuse, AttemptRecord) else list(reuse or [])
+    if attempts and attempts[-1].passed_visible:
+        pass  # a copied attempt won: no other agent runs, as if it had been decoded here
     elif config.agent_workers <= 1:
         for i in range(len(attempts), len(grid)):
             attempts.append(run_agent_task(problem, lm, heads(grid[i].prompt), grid[i], i, config.decode,

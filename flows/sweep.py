@@ -22,7 +22,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from egcfg_core.config import SweepConfig, greedy_key, load_config
+from egcfg_core.config import SweepConfig, attempt_key, load_config
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
 from egcfg_core.records import AttemptRecord, SolveRecord
@@ -80,19 +80,38 @@ def _solve_with_runner(todo, config: SweepConfig, fewshot, commit, reuse: dict |
             commit(problem, result, t0)
 
 
-def greedy_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: str, todo) -> dict[str, AttemptRecord]:
-    """For each problem in ``todo``, agent 0's greedy attempt when a stored run of the same model
-    and ``greedy_key`` (the protocol's greedy, sampling and EG-CFG runs share one) already made
-    it: the record to copy instead of decoding it again (``[run] reuse_greedy``)."""
-    key = config.greedy_key()
-    if key is None or not todo:
+def attempt_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: str,
+                  todo) -> dict[str, list[AttemptRecord]]:
+    """For each problem in ``todo``, the attempts at the start of its grid that stored runs of the
+    same model already made: the unguided agents (the greedy one, samplers) up to the first guided
+    one, each copied when a done problem of a run with the same ``attempt_key`` has it (the
+    protocol's greedy, sampling and EG-CFG runs share the greedy attempt; a sampling run with more
+    samplers shares the first ones with a run with fewer), and no further than the first that
+    passed the visible tests (no agent after it runs).  The records to copy instead of decoding
+    them again (``[run] reuse_greedy``); a problem with none is left out."""
+    grid, keys = config.grid(), config.attempt_keys()
+    prefix = next((i for i, k in enumerate(keys) if k is None), len(keys))
+    if not prefix or not todo:
         return {}
     runs = store.query("SELECT run_id, config, model FROM runs ORDER BY created_at, run_id").to_pylist()
+    # a stored run with the same key for our first agent has the same key for each of them
+    # (the keys differ only by the agent): its attempt of an agent of the same name is ours
     sources = [r["run_id"] for r in runs if r["run_id"] != run_id and r["model"] == fingerprint
-               and greedy_key(json.loads(r["config"])) == key]
-    found = store.greedy_attempts(sources, [p.task_id for p in todo])
-    agent = config.grid()[0]
-    return {task_id: attempt_from_row(row, agent, source) for task_id, (source, row) in found.items()}
+               and attempt_key(json.loads(r["config"]), grid[0]) == keys[0]]
+    found = store.unguided_attempts(sources, [p.task_id for p in todo], [a.name for a in grid[:prefix]])
+    out: dict[str, list[AttemptRecord]] = {}
+    for task_id, by_name in found.items():
+        copied: list[AttemptRecord] = []
+        for i, agent in enumerate(grid[:prefix]):
+            if agent.name not in by_name:
+                break
+            source, row = by_name[agent.name]
+            copied.append(dataclasses.replace(attempt_from_row(row, agent, source), agent_index=i))
+            if copied[-1].passed_visible:
+                break
+        if copied:
+            out[task_id] = copied
+    return out
 
 
 def load_selection(config: SweepConfig):
@@ -124,16 +143,17 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
         note = resume_note(resume_from, run_id, config.semantic()) if resume_from and not seeded else ""
         done = store.done_task_ids(run_id)
         todo = [p for p in loaded.problems if p.task_id not in done]
-        reuse = greedy_reuse(store, config, run_id, fingerprint, todo) if config.reuse_greedy else {}
+        reuse = attempt_reuse(store, config, run_id, fingerprint, todo) if config.reuse_greedy else {}
+        sources = sorted({a.reused_from for copied in reuse.values() for a in copied})
         if reuse:
-            logger.info("run %s: %d of the problems to solve start from the greedy attempt of run %s "
-                        "(the same greedy_key: copied, not decoded again)", run_id, len(reuse),
-                        ", ".join(sorted({a.reused_from for a in reuse.values()})))
+            logger.info("run %s: %d of the problems to solve start from %d attempts (greedy, samplers) "
+                        "of run %s (the same attempt_key: copied, not decoded again)", run_id, len(reuse),
+                        sum(map(len, reuse.values())), ", ".join(sources))
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
                   "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
                       seeded=seeded, resume_note=note, reused=len(reuse),
-                      reused_from=sorted({a.reused_from for a in reuse.values()}))
+                      reused_attempts=sum(map(len, reuse.values())), reused_from=sources)
         logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
                     config.benchmark, fingerprint, len(loaded.problems), len(done),
                     f" ({seeded} of them from {resume_from})" if seeded else "", len(todo))

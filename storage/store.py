@@ -590,24 +590,30 @@ class Store:
             put("candidates", lambda s, e, w: rows.candidates_table(run_id, s))
             put("executions", lambda s, e, w: rows.executions_table(run_id, s))
             put("token_decisions", lambda s, e, w: rows.token_decisions_table(run_id, s))
-            for solve, _, _ in results:  # copied greedy attempts: their per-line rows come along
+            for solve, _, _ in results:  # copied attempts (greedy, samplers): their per-line rows come along
                 for a in solve.attempts:
                     if a.reused_from:
-                        self._copy_attempt_detail(con, a.reused_from, run_id, solve.problem.task_id, a.agent_index)
+                        self._copy_attempt_detail(con, a.reused_from, run_id, solve.problem.task_id,
+                                                  a.agent_index, a.agent.name)
             put("solutions", lambda s, e, w: rows.solutions_table(run_id, s, e))
             put("evaluations", lambda s, e, w: None if e is None else rows.evaluations_table(run_id, e))
             self._touch_run(con, run_id, now)
 
     def _copy_attempt_detail(self, con: duckdb.DuckDBPyConnection, source_run: str, run_id: str,
-                             task_id: str, agent_index: int) -> None:
-        """The lines, candidates, executions and token decisions of ``source_run``'s attempt
-        ``agent_index`` at ``task_id``, copied to this run's same attempt (whose attempts row,
-        just inserted, takes the source's line and token counts, and the final-code counts that
-        only its lines tell)."""
-        key = [source_run, task_id, agent_index]
+                             task_id: str, agent_index: int, agent_name: str) -> None:
+        """The lines, candidates, executions and token decisions of ``source_run``'s attempt of
+        agent ``agent_name`` at ``task_id`` (at whatever index its grid had it), copied to this
+        run's attempt ``agent_index`` (whose attempts row, just inserted, takes the source's line
+        and token counts, and the final-code counts that only its lines tell)."""
+        found = first(con.execute("SELECT agent_index FROM attempts WHERE run_id = ? AND task_id = ? "
+                                  "AND agent_name = ?", [source_run, task_id, agent_name]))
+        if found is None:
+            return
+        key = [source_run, task_id, found[0]]
         for table in ("lines", "candidates", "executions", "token_decisions"):
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * REPLACE (?::VARCHAR AS run_id) FROM {table} "
-                        "WHERE run_id = ? AND task_id = ? AND agent_index = ?", [run_id, *key])
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * REPLACE (?::VARCHAR AS run_id, "
+                        f"?::INTEGER AS agent_index) FROM {table} "
+                        "WHERE run_id = ? AND task_id = ? AND agent_index = ?", [run_id, agent_index, *key])
         counts = ("n_lines", "n_tokens", "final_tokens", "final_guided_lines", "final_guided_tokens",
                   "final_flipped_tokens")
         con.execute(f"UPDATE attempts SET {', '.join(f'{c} = coalesce(src.{c}, attempts.{c})' for c in counts)} "
@@ -618,19 +624,28 @@ class Store:
 
     def greedy_attempts(self, source_runs: list[str], task_ids: list[str]) -> dict[str, tuple[str, dict]]:
         """For each of ``task_ids`` a done problem of one of ``source_runs`` holds: (that run, its
-        attempt 0 as a row) where attempt 0 is the greedy baseline (γ = 0, t = 0) and ended
-        without an error.  The first of ``source_runs`` that has it wins."""
-        if not source_runs or not task_ids:
+        greedy baseline attempt (γ = 0, t = 0) as a row), where it ended without an error.  The
+        first of ``source_runs`` that has it wins."""
+        found = self.unguided_attempts(source_runs, task_ids, ["greedy"])
+        return {task_id: by_name["greedy"] for task_id, by_name in found.items()}
+
+    def unguided_attempts(self, source_runs: list[str], task_ids: list[str],
+                          agent_names: list[str]) -> dict[str, dict[str, tuple[str, dict]]]:
+        """For each of ``task_ids`` and each of ``agent_names`` (unguided agents: the greedy one,
+        samplers) that a done problem of one of ``source_runs`` has an attempt of, ended without
+        an error: {task_id: {agent_name: (that run, the attempt as a row)}}.  The first of
+        ``source_runs`` that has it wins."""
+        if not source_runs or not task_ids or not agent_names:
             return {}
         found = self.query(
             "SELECT a.* FROM attempts a JOIN problems p USING (run_id, task_id) "
             "WHERE p.status = 'done' AND list_contains(?, a.run_id) AND list_contains(?, a.task_id) "
-            "AND a.agent_index = 0 AND a.gamma = 0 AND a.t = 0 AND a.error = ''",
-            [source_runs, task_ids]).to_pylist()
+            "AND list_contains(?, a.agent_name) AND a.gamma = 0 AND a.error = ''",
+            [source_runs, task_ids, agent_names]).to_pylist()
         rank = {r: k for k, r in enumerate(source_runs)}
-        out: dict[str, tuple[str, dict]] = {}
+        out: dict[str, dict[str, tuple[str, dict]]] = {}
         for row in sorted(found, key=lambda r: rank[r["run_id"]]):
-            out.setdefault(row["task_id"], (row["run_id"], row))
+            out.setdefault(row["task_id"], {}).setdefault(row["agent_name"], (row["run_id"], row))
         return out
 
     def _delete_problems(

@@ -19,6 +19,9 @@ from tests.faults_helpers import table_counts
 TINY = "factory:tests.tiny:tiny_model"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TASKS = ["Mbpp/11", "Mbpp/12"]
+# a line's measured seconds (its timings and the compute meter's clocks) differ from run to run;
+# its counts (tokens, forward passes, sandbox runs) do not
+MEASURED = "timings, wall_s, process_cpu_s, sandbox_cpu_s"
 CHILD_TABLES = ("attempts", "lines", "candidates", "executions", "token_decisions", "solutions", "evaluations")
 
 
@@ -451,7 +454,7 @@ def test_a_run_copies_the_greedy_attempt_another_run_made(swept, prefect_harness
         sql = f"SELECT * EXCLUDE (run_id) FROM {table} WHERE run_id = ? AND agent_index = 0 ORDER BY ALL"
         rows = q(db, sql, [cfg.run_id()])
         assert rows and rows == q(db, sql, [greedy.run_id()])  # copied as they are, timings too
-        untimed = sql.replace("EXCLUDE (run_id)", "EXCLUDE (run_id, timings)" if table == "lines" else "EXCLUDE (run_id)")
+        untimed = sql.replace("EXCLUDE (run_id)", f"EXCLUDE (run_id, {MEASURED})" if table == "lines" else "EXCLUDE (run_id)")
         assert q(db, untimed, [cfg.run_id()]) == q(fresh_db, untimed, [cfg.run_id()])
     sql = "SELECT task_id, code, passed_hidden FROM solutions WHERE run_id = ? ORDER BY task_id"
     assert q(db, sql, [cfg.run_id()]) == q(fresh_db, sql, [cfg.run_id()])
@@ -481,3 +484,54 @@ def test_a_copied_greedy_attempt_that_passed_ends_the_problem(monkeypatch, data_
     monkeypatch.setattr(solve_mod, "evaluate_task", lambda problem, code, **k: code)
     solve, evaluation = solve_mod.solve_problem(problem, cfg, None, passed)
     assert solve.attempts == [passed] and solve.winner == 0 and evaluation == passed.code
+
+
+def test_sampler_attempts_are_reused_from_a_run_with_fewer_samplers(prefect_harness, data_dir, tmp_path):
+    """A sampling run with more samplers starts with the agents of one with fewer (the greedy one,
+    then samplers r0, r1 at the same t and seeds): a sweep copies those attempts from the stored
+    run instead of decoding them again and decodes only the new sampler, and ends with exactly what
+    decoding them all gives (a store with nothing to copy).  A sampler of another replicate (r2),
+    t or seed has another attempt_key and is decoded."""
+    from egcfg_core.config import attempt_key
+
+    two = tiny_config(data_dir, gamma=[], sample_t=[0.7], sample_n=2)
+    three = tiny_config(data_dir, gamma=[], sample_t=[0.7], sample_n=3)
+    assert [a.name for a in three.grid()] == ["greedy", "sample_t0.7_r0", "sample_t0.7_r1", "sample_t0.7_r2"]
+    assert three.attempt_keys()[:3] == two.attempt_keys() and three.attempt_keys()[3] not in two.attempt_keys()
+    hot = tiny_config(data_dir, gamma=[], sample_t=[0.8], sample_n=2)  # same greedy, other t
+    seeded = tiny_config(data_dir, gamma=[], sample_t=[0.7], sample_n=2, seed=1)
+    assert hot.attempt_keys()[0] == two.attempt_keys()[0] and not set(hot.attempt_keys()[1:]) & set(two.attempt_keys())
+    assert not set(seeded.attempt_keys()) & set(two.attempt_keys())  # the seed is in every key
+    guided = tiny_config(data_dir)
+    assert guided.attempt_keys() == [two.attempt_keys()[0], None]
+    assert attempt_key(two.semantic(), guided.grid()[1]) is None
+
+    db, fresh = tmp_path / "protocol.duckdb", tmp_path / "fresh.duckdb"
+    sweep_recording(config=two, db=str(db))
+    _, events = sweep_recording(config=three, db=str(db))
+    sweep_recording(config=three, db=str(fresh))
+    made = q(db, "SELECT task_id, count(*) FROM attempts WHERE run_id = ? GROUP BY 1 ORDER BY 1", [two.run_id()])
+    assert all(n == 3 for _, n in made), made  # nothing passes with random weights: every agent ran
+    assert (events[0][1]["reused"], events[0][1]["reused_attempts"], events[0][1]["reused_from"]) == (
+        2, 6, [two.run_id()])
+    assert q(db, "SELECT agent_index, reused_from FROM attempts WHERE run_id = ? ORDER BY task_id, agent_index",
+             [three.run_id()]) == [(0, two.run_id()), (1, two.run_id()), (2, two.run_id()), (3, None)] * 2
+    cols = ("task_id, agent_index, agent_name, t, code, stop_reason, passed_visible, "
+            "list_transform(visible, lambda o: [o.status, o.error]), is_final, "
+            "n_lines, n_tokens, code_source")
+    sql = f"SELECT {cols} FROM attempts WHERE run_id = ? ORDER BY task_id, agent_index"
+    assert q(db, sql, [three.run_id()]) == q(fresh, sql, [three.run_id()])
+    for table in ("lines", "token_decisions"):  # the copied samplers' detail, as if decoded here
+        sql = (f"SELECT * EXCLUDE (run_id{', ' + MEASURED if table == 'lines' else ''}) FROM {table} "
+               "WHERE run_id = ? ORDER BY ALL")
+        rows = q(db, sql, [three.run_id()])
+        assert rows and rows == q(fresh, sql, [three.run_id()])
+    sql = "SELECT task_id, code, passed_hidden FROM solutions WHERE run_id = ? ORDER BY task_id"
+    assert q(db, sql, [three.run_id()]) == q(fresh, sql, [three.run_id()])
+
+    _, events = sweep_recording(config=hot, db=str(db))  # only its greedy attempt is copied
+    assert (events[0][1]["reused"], events[0][1]["reused_attempts"]) == (2, 2)
+    assert q(db, "SELECT DISTINCT agent_index FROM attempts WHERE run_id = ? AND reused_from IS NOT NULL",
+             [hot.run_id()]) == [(0,)]
+    _, events = sweep_recording(config=seeded, db=str(db))  # another seed: nothing is copied
+    assert events[0][1]["reused"] == 0
