@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from egcfg_core.config import ConfigError, SweepConfig, build_config, load_config
+from egcfg_core.records import AgentConfig
 from egcfg_core.decoding import DecodeSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -407,3 +408,36 @@ def app_():
     from egcfg_cli.main import app
 
     return app
+
+
+def test_sampling8_configs_reuse_the_matched_ablations_attempts():
+    """The equal-compute sampling runs (configs/*_sampling8.toml): greedy + 8 samplers at t 0.7,
+    named and seeded as the matched ablation's two, so their first three attempts have the same
+    attempt_key as that run's and a sweep copies them (run.reuse_greedy): on MBPP from the
+    committed run itself; on HumanEval from a run of today's sampling config (the committed runs
+    used the old prompt: other keys, nothing copied)."""
+    from egcfg_core.config import attempt_key
+
+    for bench in ("mbpp500", "humaneval164"):
+        eight = load_config(REPO / "configs" / f"{bench}_sampling8.toml")
+        two = load_config(REPO / "configs" / f"{bench}_sampling.toml")
+        assert [a.name for a in eight.grid()] == ["greedy", *(f"sample_t0.7_r{r}" for r in range(8))]
+        assert eight.attempt_keys()[:3] == two.attempt_keys()
+        assert len(set(eight.attempt_keys())) == 9  # each sampler its own seed
+        semantic = {k: v for k, v in eight.semantic().items() if k not in ("sample_n",)}
+        assert semantic == {k: v for k, v in two.semantic().items() if k != "sample_n"}  # only the count differs
+    mbpp = load_config(REPO / "configs" / "mbpp500_sampling8.toml")
+    committed = _stored_runs("mbpp500")[load_config(REPO / "configs" / "mbpp500_sampling.toml").run_id()]
+    assert [attempt_key(committed, a) for a in mbpp.grid()[:3]] == mbpp.attempt_keys()[:3]
+    he = load_config(REPO / "configs" / "humaneval164_sampling8.toml")
+    for stored in _stored_runs("humaneval164").values():
+        assert not {attempt_key(stored, a) for a in he.grid()} & set(he.attempt_keys())
+    # a replicate, t or seed of its own is another attempt
+    base = mbpp.semantic()
+    r0 = AgentConfig(t=0.7, gamma=0.0, s=0, d=0, replicate=0)
+    assert attempt_key(base, r0) == mbpp.attempt_keys()[1]
+    for other in (dataclasses.replace(r0, replicate=1), dataclasses.replace(r0, t=0.8),
+                  dataclasses.replace(r0, prompt="long-code")):
+        assert attempt_key(base, other) != attempt_key(base, r0)
+    assert attempt_key({**base, "decode": {**base["decode"], "seed": 1}}, r0) != attempt_key(base, r0)
+    assert attempt_key(base, AgentConfig(t=0.7, gamma=1.0, s=3, d=2)) is None
