@@ -389,6 +389,11 @@ def test_click_through_in_chromium(tiny_store, tmp_path):
         assert page.locator(".run").get_attribute("data-run") == "1"
         assert page.locator(".code .ln .bcell").all_text_contents() == ["skip: header", "guided ·1⚑", "guided", "guided"]
         assert "task=toy%2Fadd" in page.url and "run=1" in page.url
+        page.goto(res["path"].resolve().as_uri() + "#task=toy%2Fadd&agent=1&line=2")
+        page.reload()  # (a new fragment alone does not reload the page)
+        page.wait_for_selector(".linehead")
+        assert page.locator(".linehead h3").text_content().strip() == "Line 2"
+        assert page.locator(".cand.accepted").count() == 1 and page.locator(".run").get_attribute("data-run") == "0"
         b.close()
     assert errors == []
 
