@@ -216,7 +216,7 @@ function showProblem(blob) {
   add(body, h("details", {class: "desc", open: r.description.length < 1200},
     h("summary", null, "Description and visible tests"), h("pre", {class: "description"}, r.description),
     r.visible_tests.length ? h("ul", {class: "tests"}, r.visible_tests.map(t => h("li", null, h("code", null, t)))) : null));
-  add(body, h("h3", null, "Attempts"), attemptsTable(r));
+  add(body, h("h3", null, "Attempts"), h("div", {class: "tablewrap"}, attemptsTable(r)));
   const codeBox = h("div", {class: "codebox"}), lineBox = h("div", {class: "linebox"});
   add(body, codeBox, lineBox);
   const want = S.agent != null ? r.attempts.find(a => a.agent_index === S.agent) : null;
