@@ -31,6 +31,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
+from reports import budget
 from storage.export import open_for_query, open_parquet, open_shards
 from storage.store import StoreError
 
@@ -105,6 +106,11 @@ class RunData:
     # other suites the final solutions were scored on after the run (`egcfg evaluate`):
     # suite -> (done problems scored on it, of those passed every test of the suite)
     suites: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # where the final solutions' code came from (attempts.code_source, docs/QUERIES.md 16): per
+    # source, finals, visible wins, hidden passes (and per suite), the lines drafts were accepted at
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    # every attempt (up to each problem's winner) by source: attempts, passed the visible tests
+    attempt_sources: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def baseline_hidden_available(self) -> bool:
@@ -351,8 +357,9 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
     all_fixes = [dict(zip(names, r)) for r in cur.fetchall()]
 
     benchmarks = probs.get("benchmarks") or ""
+    sources, attempt_sources = _sources(con, run_id)
     return RunData(
-        suites=_suite_scores(con, run_id),
+        suites=_suite_scores(con, run_id), sources=sources, attempt_sources=attempt_sources,
         run_id=run_id, model=run["model"], code_version=run["code_version"], config=config,
         created_at=run["created_at"], updated_at=run["updated_at"],
         run_timings=dict(run["timings"] or {}),
@@ -387,6 +394,81 @@ def _suite_scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, tupl
     except duckdb.CatalogException:
         return {}
     return {r["suite"]: (int(r["evaluated"]), int(r["passed"])) for r in rows}
+
+
+# the attempts.code_source values (docs/QUERIES.md 16) in display order, with what each means
+SOURCES = {
+    "greedy": "the greedy attempt (γ = 0)",
+    "sampler": "a sampler (γ = 0, t > 0: no signal)",
+    "draft": "an accepted draft (an unguided candidate of the exploration step that passed the visible tests)",
+    "guided": "guided code (the line loop ran to its end, at least one token chosen under a signal)",
+    "unguided": "an EG-CFG agent's line loop, no token chosen under a signal",
+    "loop": "an EG-CFG agent's line loop, guided or not unknown (back-filled from an export without lines)",
+    "none": "no code",
+    "": "not recorded (written before attempts.code_source)",
+}
+
+
+def _sources(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[dict], list[dict]]:
+    """(final solutions by code source: finals, visible wins, hidden passes on the run's benchmark
+    and on each suite scored after the run, the lines drafts were accepted at; every attempt by
+    code source: attempts, visible passes), done problems only, in ``SOURCES`` order."""
+    done = ("JOIN problems p ON p.run_id = s.run_id AND p.task_id = s.task_id AND p.status = 'done' "
+            "JOIN attempts a ON a.run_id = s.run_id AND a.task_id = s.task_id AND a.agent_index = s.agent_index")
+    try:
+        finals = _rows(con, f"""
+            SELECT coalesce(a.code_source, '') AS source, count(*) AS finals,
+                   count(*) FILTER (s.is_winner) AS wins, count(s.passed_hidden) AS scored,
+                   count(*) FILTER (s.passed_hidden) AS passed_hidden,
+                   list(a.verified_line ORDER BY a.verified_line)
+                       FILTER (a.code_source = 'draft' AND a.verified_line IS NOT NULL) AS draft_lines
+            FROM solutions s {done} WHERE s.run_id = ? GROUP BY 1""", [run_id])
+        per_suite = _rows(con, f"""
+            SELECT coalesce(a.code_source, '') AS source, se.suite, count(*) AS scored,
+                   count(*) FILTER (se.passed) AS passed
+            FROM solutions s {done}
+            JOIN (SELECT task_id, suite, bool_and(passed_problem) AS passed FROM suite_evaluations
+                  WHERE run_id = ? GROUP BY ALL) se ON se.task_id = s.task_id
+            WHERE s.run_id = ? GROUP BY ALL""", [run_id, run_id])
+        attempts = _rows(con, """
+            SELECT coalesce(a.code_source, '') AS source, count(*) AS attempts,
+                   count(*) FILTER (a.passed_visible) AS passed_visible
+            FROM attempts a JOIN problems p ON p.run_id = a.run_id AND p.task_id = a.task_id AND p.status = 'done'
+            WHERE a.run_id = ? GROUP BY 1""", [run_id])
+    except duckdb.BinderException:  # a store from before attempts.code_source
+        return [], []
+    order = {k: i for i, k in enumerate(SOURCES)}
+    for row in finals:
+        row["suites"] = {r["suite"]: (r["passed"], r["scored"]) for r in per_suite if r["source"] == row["source"]}
+    key = lambda r: (order.get(r["source"], len(order)), r["source"])  # noqa: E731
+    return sorted(finals, key=key), sorted(attempts, key=key)
+
+
+@dataclass
+class Budget:
+    """The equal-compute figures of a report's runs (reports/budget.py): per suite (the runs'
+    benchmark, then each suite every run was scored on) the problems every run finished and was
+    scored on, each run's attempts there, and the units every attempt measured."""
+
+    suites: list[str]
+    tasks: dict[str, list[str]]
+    data: dict[str, dict[str, dict[str, list[budget.Try]]]]  # suite -> run -> task -> attempts
+    units: list[str]
+
+    def curve(self, suite: str, unit: str, run_id: str) -> list[budget.Point] | None:
+        return budget.curve(self.data[suite][run_id], self.tasks[suite], unit)
+
+
+def collect_budget(con: duckdb.DuckDBPyConnection, runs: list[RunData]) -> Budget | None:
+    """The runs' equal-compute data; None when they are of different benchmarks."""
+    bench = runs[0].benchmark
+    if any(r.benchmark != bench for r in runs):
+        return None
+    suites = [bench, *[s for s in runs[0].suites if s != bench and all(s in r.suites for r in runs)]]
+    data = {suite: {r.run_id: budget.load(con, r.run_id, suite) for r in runs} for suite in suites}
+    tasks = {suite: sorted(set.intersection(*(set(d) for d in data[suite].values()))) for suite in suites}
+    units = budget.units_measured(data[bench].values(), tasks[bench])
+    return Budget(suites, tasks, data, units)
 
 
 # ============================================================================= document model
@@ -609,6 +691,54 @@ def plot_flips(runs: list[RunData], path: Path) -> Path | None:
     ax.set_ylim(0, max(top * 1.3, 1.0))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def run_label(r: RunData) -> str:
+    """'run 3fd7a0a1: EG-CFG, greedy + 2 agents' (sampling: '... samplers'; greedy: 'greedy only')."""
+    kind = "EG-CFG" if is_guided(r) else "sampling" if r.config.get("sample_n") else "greedy"
+    agents = describe_agents(r.config).split(" (")[0]
+    return f"run {_short(r.run_id)}: {kind}" + ("" if kind == "greedy" else f", {agents}")
+
+
+def plot_budget(runs: list[RunData], b: Budget | None, path: Path) -> Path | None:
+    """Problems solved against mean compute per problem, one step curve per run (a point per
+    number of agents, ending at the whole run), a panel per suite and unit."""
+    if b is None or not b.units or not b.tasks[b.suites[0]]:
+        return None
+    panels = [(suite, unit) for suite in b.suites for unit in b.units if b.tasks[suite]
+              and all(b.curve(suite, unit, r.run_id) for r in runs)]
+    if not panels:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cols = len(b.units) if len(b.units) > 1 else min(len(panels), 3)
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(5.0 * cols + 0.4, 3.9 * rows + 0.3), dpi=110)
+    FigureCanvasAgg(fig)
+    for i, (suite, unit) in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        n, top = len(b.tasks[suite]), 1
+        for j, r in enumerate(runs):
+            pts = b.curve(suite, unit, r.run_id)
+            xs, ys = [0.0] + [p.cost for p in pts], [0] + [p.solved for p in pts]
+            top = max(top, *ys)
+            ax.step(xs, ys, where="post", color=f"C{j}", marker="o", markersize=3.5, linewidth=1.3,
+                    label=run_label(r))
+            ax.annotate(f"{pts[-1].solved} ({len(pts)} agent{'s' * (len(pts) != 1)}): ends", (xs[-1], ys[-1]),
+                        xytext=(4, -3), textcoords="offset points", fontsize=7, color=f"C{j}", va="top")
+        ax.set_xlim(0, max(p.cost for r in runs for p in b.curve(suite, unit, r.run_id)) * 1.25)
+        ax.set_ylim(0, top * 1.2)
+        ax.set_xlabel(f"mean {budget.UNITS[unit].label}")
+        ax.set_ylabel(f"problems solved on {suite} (of {n})")
+        ax.set_title(f"{suite}: problems solved against {budget.UNITS[unit].label.replace(' per problem', '')}",
+                     fontsize=9)
+        ax.grid(alpha=0.3)
+        if i == 0:
+            ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -838,6 +968,129 @@ def _agents_section(runs: list[RunData], fig: str | None) -> list[Block]:
     return blocks
 
 
+def _draft_lines(lines: list[int] | None) -> str:
+    """[1, 1, 2] -> 'line 1 x2, 2'."""
+    if not lines:
+        return "-"
+    counts: dict[int, int] = {}
+    for ln in lines:
+        counts[ln] = counts.get(ln, 0) + 1
+    return "line " + ", ".join(f"{ln} ×{k}" if k > 1 else str(ln) for ln, k in sorted(counts.items()))
+
+
+def _sources_section(runs: list[RunData]) -> list[Block]:
+    blocks = [_h(2, "Where the final solutions came from")]
+    if not any(r.sources for r in runs):
+        blocks.append(_p("No attempt records where its code came from (`attempts.code_source`): "
+                         "the store predates it."))
+        return blocks
+    blocks.append(_p(
+        "Each problem's final solution by where its code came from (`attempts.code_source` of the "
+        "attempt it is; docs/QUERIES.md 16): " + "; ".join(f"*{k}*: {v}" for k, v in SOURCES.items() if k)
+        + ". *Won* counts the final solutions that passed every visible test (the others are the "
+        "run's best attempt on a problem no agent solved); *hidden pass*, those that passed the "
+        "hidden tests. A draft's line is the line of the function at which the agent accepted it "
+        "(line 0 is the `def` line)."))
+    suites: list[str] = []
+    for r in runs:
+        for row in r.sources:
+            suites += [x for x in row["suites"] if x not in suites and x != r.benchmark]
+    rows = []
+    for r in runs:
+        for row in r.sources:
+            hidden = (str(row["passed_hidden"]) if row["scored"] == row["finals"]
+                      else f"{row['passed_hidden']} of {row['scored']} scored")
+            rows.append([_short(r.run_id), Code(row["source"]) if row["source"] else "not recorded",
+                         str(row["finals"]), str(row["wins"]), hidden,
+                         *[f"{row['suites'][x][0]} of {row['suites'][x][1]}" if x in row["suites"] else "-"
+                           for x in suites],
+                         _draft_lines(row["draft_lines"])])
+    blocks.append(Block("table", headers=["run", "code source", "final solutions", "won (passed the visible tests)",
+                                          f"hidden pass ({runs[0].benchmark})",
+                                          *[f"hidden pass on {x}" for x in suites], "drafts accepted at"],
+                        rows=rows))
+    rows = [[_short(r.run_id), Code(row["source"]) if row["source"] else "not recorded", str(row["attempts"]),
+             pct(row["passed_visible"], row["attempts"])] for r in runs for row in r.attempt_sources]
+    blocks.append(_p("Every attempt by where its code came from (each problem's attempts up to its "
+                     "first visible pass): how often each path passed the visible tests."))
+    blocks.append(Block("table", headers=["run", "code source", "attempts", "passed the visible tests"],
+                        rows=rows))
+    return blocks
+
+
+def _budget_section(runs: list[RunData], b: Budget | None, fig: str | None) -> list[Block]:
+    blocks = [_h(2, "Equal compute: problems solved against compute spent")]
+    if b is None:
+        blocks.append(_p("The runs are of different benchmarks: no equal-compute comparison."))
+        return blocks
+    bench = b.suites[0]
+    if not b.tasks[bench]:
+        blocks.append(_p("No problem that every run finished and was scored on yet."))
+        return blocks
+    missing = [budget.UNITS[u].label.replace(" per problem", "") for u in budget.UNITS if u not in b.units]
+    blocks.append(_p(budget.DEFINITION + " Units: " + "; ".join(
+        budget.UNITS[u].label.replace(" per problem", "") for u in b.units) + "." + (
+        f" Not measured by every attempt of these runs, so not shown: {', '.join(missing)} (rows "
+        f"written before the compute meter, e.g. the committed exports, and attempts copied from "
+        f"them, have wall seconds only)." if missing else "")
+        + (f" Wall seconds compare runs on one machine only; these runs' models are recorded as "
+           f"{' and '.join(sorted({_ic(r.model) for r in runs}))}." if len({r.model for r in runs}) > 1 else "")))
+    heads = ["run", "agents", *[f"mean {budget.UNITS[u].short} per problem" for u in b.units],
+             *[f"solved on {x} (of {len(b.tasks[x])})" for x in b.suites]]
+    rows = []
+    for r in runs:
+        per = {(x, u): b.curve(x, u, r.run_id) for x in b.suites for u in b.units}
+        first = per[(bench, b.units[0])] if b.units else None
+        for i, pt in enumerate(first or []):
+            rows.append([run_label(r), str(pt.k),
+                         *[budget.fmt_cost(per[(bench, u)][i].cost, u) for u in b.units],
+                         *[pct(per[(x, b.units[0])][i].solved, per[(x, b.units[0])][i].n)
+                           if per[(x, b.units[0])] and i < len(per[(x, b.units[0])]) else "not scored"
+                           for x in b.suites]])
+    if not rows:
+        blocks.append(_p("Not every attempt these points need is scored on the hidden tests yet "
+                         "(`egcfg evaluate RUN SUITE --all-attempts`)."))
+        return blocks
+    blocks.append(_p(f"On the {len(b.tasks[bench])} problems every run finished (on each suite, those "
+                     f"it scored); the last row of a run is the whole run, where its curve ends."))
+    blocks.append(Block("table", headers=heads, rows=rows))
+    several = [r for r in runs if len(b.curve(bench, b.units[0], r.run_id) or []) > 1]
+    notes = []
+    for unit in b.units:
+        for r in several:
+            for other in several:
+                if other is r:
+                    continue
+                mine, theirs = b.curve(bench, unit, r.run_id), b.curve(bench, unit, other.run_id)
+                at = theirs[-1].cost
+                got = budget.read_at(mine, at)
+                what = (f"not read: its curve ends at {budget.fmt_cost(mine[-1].cost, unit)}, "
+                        f"{mine[-1].cost / at:.0%} of that budget" if got is None else
+                        f"{pct(got.solved, got.n)} with its first {got.k} agent{'s' * (got.k != 1)} "
+                        f"({budget.fmt_cost(got.cost, unit)})")
+                notes.append(f"{run_label(r)}, read at the budget of {run_label(other)} (its whole run, "
+                             f"{budget.fmt_cost(at, unit)} per problem, {pct(theirs[-1].solved, theirs[-1].n)}): "
+                             f"{what}.")
+    if len(several) > 1:
+        main, others = several[0], several[1:]
+        notes.append(budget.PAIRED_DEFINITION + f" On {bench}:")
+        for unit in b.units:
+            for other in others:
+                data = b.data[bench]
+                for whole, cut in ((main, other), (other, main)):
+                    pr = budget.paired(data[whole.run_id], data[cut.run_id], b.tasks[bench], unit)
+                    if pr is None:
+                        continue
+                    notes.append(f"At the {budget.UNITS[unit].label.replace(' per problem', '')} that "
+                                 f"{run_label(whole)} spent on each problem: "
+                                 + budget.paired_text(pr, f"run {_short(whole.run_id)}", f"run {_short(cut.run_id)}",
+                                                      f"run {_short(main.run_id)}") + ".")
+    blocks += [_p(n) for n in notes]
+    if fig:
+        blocks.append(Block("img", text="problems solved against compute spent", path=fig))
+    return blocks
+
+
 def _flips_section(runs: list[RunData], fig: str | None) -> list[Block]:
     blocks = [_h(2, "How often guidance changed the argmax, by γ")]
     multi = len(runs) > 1
@@ -954,7 +1207,7 @@ def _infer_format(out: Path) -> str:
 
 
 def build_report(runs: list[RunData], figs: dict[str, str | None], papers: dict | None,
-                 command: str) -> list[Block]:
+                 command: str, budget_data: Budget | None = None) -> list[Block]:
     main = runs[0]
     title = f"EG-CFG report: run {main.run_id}" + (
         " vs " + ", ".join(r.run_id for r in runs[1:]) if len(runs) > 1 else "")
@@ -969,6 +1222,8 @@ def build_report(runs: list[RunData], figs: dict[str, str | None], papers: dict 
     blocks += _summary(runs)
     blocks += _pass_section(runs, papers, figs.get("pass_at_1"))
     blocks += _agents_section(runs, figs.get("by_gamma_t"))
+    blocks += _sources_section(runs)
+    blocks += _budget_section(runs, budget_data, figs.get("budget"))
     blocks += _flips_section(runs, figs.get("flips"))
     blocks += _time_section(runs, figs.get("stages"))
     blocks += _fixes_section(runs)
@@ -1083,6 +1338,7 @@ def write_report(
         if len(set([rid, *vids])) < 1 + len(vids):
             raise ReportError(f"a run is named twice among {[rid, *vids]}")
         runs = [collect(con, x) for x in (rid, *vids)]
+        budget_data = collect_budget(con, runs)
     finally:
         con.close()
     fig_dir = Path(figures_dir) if figures_dir is not None else out.parent
@@ -1096,7 +1352,8 @@ def write_report(
     makers = {"pass_at_1": lambda p: plot_pass_at_1(runs, papers, p),
               "by_gamma_t": lambda p: plot_by_gamma_t(runs, p),
               "stages": lambda p: plot_stages(runs, p),
-              "flips": lambda p: plot_flips(runs, p)}
+              "flips": lambda p: plot_flips(runs, p),
+              "budget": lambda p: plot_budget(runs, budget_data, p)}
     for name, make in makers.items():
         path = fig_dir / f"{stem}-{name}.png"
         made = make(path)
@@ -1105,7 +1362,7 @@ def write_report(
         figs[name] = (Path(os.path.relpath(made, out.parent)).as_posix() if made else None)
     if command is None:
         command = regenerate_command(rid, vids, paths, out, fmt, figures_dir, bool(papers))
-    blocks = build_report(runs, figs, papers, command)
+    blocks = build_report(runs, figs, papers, command, budget_data)
     text = render_markdown(blocks) if fmt == "md" else render_html(blocks)
     try:
         out.write_text(text, encoding="utf-8")

@@ -466,3 +466,63 @@ def test_a_store_and_a_results_folder_together_are_refused_clearly(db, tmp_path)
     folder.mkdir(parents=True)
     with pytest.raises(ReportError, match=r"cannot be read together with store files.*egcfg results export"):
         open_stores([db, folder])
+
+
+def test_wins_by_source_and_equal_compute(db, tmp_path):
+    """Where each final solution came from (attempts.code_source) and the equal-compute section:
+    each run truncated to its first k agents on the problems both finished (every toy attempt took
+    9 s), each read at the other's budget, the paired comparison at each one's compute, a figure."""
+    with Store(db) as s:
+        fill_sampler(s)
+        for run, scores in ((RUN_A, {"Mbpp/1": [True], "Mbpp/2": [False, False, True], "Mbpp/3": [False] * 3}),
+                            (RUN_S, {"Mbpp/1": [True], "Mbpp/2": [False, False]})):
+            for tid, oks in scores.items():
+                s.write_attempt_evaluations(run, "mbpp", tid, [(i, ev(tid, ok)) for i, ok in enumerate(oks)])
+    md = write_report(db, RUN_A, vs=[RUN_S], out=tmp_path / "r.md").read_text()
+    sources = md[md.index("## Where the final solutions came from"):md.index("## Equal compute")]
+    for row in ("| aaaa1111 | `greedy` | 2 | 1 | 1 | - |", "| aaaa1111 | `guided` | 1 | 1 | 1 | - |",
+                "| ssss3333 | `greedy` | 1 | 1 | 1 | - |", "| ssss3333 | `sampler` | 1 | 1 | 0 | - |",
+                "| aaaa1111 | `guided` | 4 | 1/4 = 25.0% |", "| ssss3333 | `sampler` | 1 | 1/1 = 100.0% |"):
+        assert row in sources, row
+    compute = md[md.index("## Equal compute"):md.index("## How often guidance")]
+    assert "Not measured by every attempt of these runs, so not shown: model tokens, sandbox executions, CPU seconds" in compute
+    assert "| run | agents | mean s per problem | solved on mbpp (of 2) |" in compute
+    for row in ("| run aaaa1111: EG-CFG, greedy + 2 EG-CFG agents | 2 | 13.5 s | 1/2 = 50.0% |",
+                "| run aaaa1111: EG-CFG, greedy + 2 EG-CFG agents | 3 | 18.0 s | 2/2 = 100.0% |",
+                "| run ssss3333: sampling, greedy + 2 samplers | 2 | 13.5 s | 1/2 = 50.0% |"):
+        assert row in compute, row
+    # the sampling run ended every problem at a visible pass: read past its last point, it stays there
+    assert ("read at the budget of run aaaa1111: EG-CFG, greedy + 2 EG-CFG agents (its whole run, 18.0 s per "
+            "problem, 2/2 = 100.0%): 1/2 = 50.0% with its first 2 agents (13.5 s).") in compute
+    # Mbpp/2: at EG-CFG's 27 s the sampler's win (failing the hidden tests) fits; at the sampling
+    # run's 18 s EG-CFG runs greedy + γ=1 and fails: no difference
+    assert ("spent on each problem: run aaaa1111 minus run ssss3333 on 2 problems: 1 to 0, +50.0 points") in compute
+    assert ("spent on each problem: run aaaa1111 minus run ssss3333 on 2 problems: 0 to 0, +0.0 points") in compute
+    assert "![problems solved against compute spent](r-budget.png)" in compute and (tmp_path / "r-budget.png").is_file()
+
+
+def test_equal_compute_in_every_unit_a_metered_run_has(tmp_path):
+    """A run whose every attempt carries the compute meter's counts is read in model tokens, sandbox
+    executions and CPU seconds too (attempt.compute -> the attempts columns)."""
+    from dataclasses import replace
+
+    from egcfg_core.compute import ATTEMPT_FIELDS
+
+    def metered(rec, k):
+        cost = {f: 0.0 for f in ATTEMPT_FIELDS}
+        cost.update(prefill_tokens=100.0 * k, sampled_tokens=50.0, sandbox_runs=4.0, process_cpu_s=2.0,
+                    sandbox_cpu_s=0.5, wall_s=9.0)
+        return replace(rec, attempts=[replace(a, compute=dict(cost)) for a in rec.attempts])
+    db = tmp_path / "m.duckdb"
+    with Store(db) as s:
+        s.ensure_run(RUN_A, CONFIG, "toy-model", "deadbeef")
+        s.write_problem(RUN_A, metered(solve_p1(), 1), ev("Mbpp/1", True), wall_s=1.0)
+        s.write_problem(RUN_A, metered(solve_p2(), 2), ev("Mbpp/2", True), wall_s=1.0)
+        for tid, oks in (("Mbpp/1", [True]), ("Mbpp/2", [False, False, True])):
+            s.write_attempt_evaluations(RUN_A, "mbpp", tid, [(i, ev(tid, ok)) for i, ok in enumerate(oks)])
+    md = write_report(db, RUN_A, out=tmp_path / "m.md").read_text()
+    assert ("| run | agents | mean s per problem | mean tokens per problem | mean executions per problem | "
+            "mean CPU s per problem | solved on mbpp (of 2) |") in md
+    # Mbpp/1: greedy only (150 tokens); Mbpp/2: three attempts of 250 tokens each
+    assert "| run aaaa1111: EG-CFG, greedy + 2 EG-CFG agents | 3 | 18.0 s | 450 tokens | 8.0 executions | 5.0 CPU s | 2/2 = 100.0% |" in md
+    assert "Not measured by every attempt" not in md
