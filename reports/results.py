@@ -8,10 +8,12 @@ evaluations, suite and attempt evaluations), so the output is the same byte for 
 is run.  The full stores (per-line, per-token, traces) stay in ``runs/`` and out of git; the
 commands under each experiment regenerate them.
 
-Each experiment is (title, folder, how it was made, splits); its runs are told apart by their
-configs: the EG-CFG run (γ > 0 agents), the greedy-only baseline run and the sampling ablation
-(greedy + unguided samplers, no signal).  An experiment without data is listed as "not run yet"
-with its commands.  docs/results-history.md (hand-written: figures whose data is lost) is
+Each experiment is (title, folder, how it was made, splits, the configs that make it today); its
+runs are told apart by their configs: the EG-CFG run (γ > 0 agents), the greedy-only baseline run,
+the matched sampling ablation (greedy + as many unguided samplers as EG-CFG has agents, no signal)
+and sampling runs with more samplers (compared at equal compute).  Runs that today's configs no
+longer make (an older prompt or parser) are kept, labelled, and give way to today's runs where
+both are present.  An experiment without data is listed as "not run yet" with its commands.  docs/results-history.md (hand-written: figures whose data is lost) is
 included verbatim at the end.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ import json
 import re
 from pathlib import Path
 
-from reports.report import ReportError, write_report
+from reports import budget
+from reports.report import SOURCES, ReportError, write_report
 from reports.stats import CONFIDENCE, bootstrap_interval, interval_text as _interval_text, sign_test
 from storage.store import StoreError
 
@@ -36,6 +39,8 @@ def _protocol_how(bench: str, n: int, suite: str) -> list[str]:
         f"# the three runs, one store; each resumes (also on another machine: --resume-from the committed data)",
         *(f"egcfg sweep -c configs/{key}_{kind}.toml --db runs/{key}.duckdb --resume-from results/{key}"
           for kind in ("greedy", "sampling", "egcfg")),
+        f"# the equal-compute sampling run (greedy + 8 samplers; copies the ablation's greedy + 2 samplers)",
+        f"egcfg sweep -c configs/{key}_sampling8.toml --db runs/{key}.duckdb --resume-from results/{key}",
         f"# per run: the final solutions on {suite}; every attempt on {bench} and {suite} (paper protocol)",
         f"egcfg evaluate RUN {suite} --db runs/{key}.duckdb",
         f"egcfg evaluate RUN {bench} --all-attempts --db runs/{key}.duckdb",
@@ -45,18 +50,33 @@ def _protocol_how(bench: str, n: int, suite: str) -> list[str]:
     ]
 
 
+def _protocol_configs(key: str) -> list[str]:
+    return [f"configs/{key}_{kind}.toml" for kind in ("greedy", "sampling", "egcfg", "sampling8")]
+
+
 EXPERIMENTS = [
     {
         "key": "mbpp500", "short": "MBPP (test split)",
         "title": "MBPP, the whole test split (Mbpp/11-510): greedy, the matched sampling ablation, EG-CFG",
         "splits": [("dev", "Mbpp/", 11, 110), ("held-out", "Mbpp/", 111, 510)],
         "how": _protocol_how("mbpp", 500, "mbpp-et"),
+        "configs": _protocol_configs("mbpp500"),
     },
     {
         "key": "humaneval164", "short": "HumanEval",
         "title": "HumanEval, all 164 tasks: greedy, the matched sampling ablation, EG-CFG",
         "splits": [("dev", "HumanEval/", 0, 49), ("held-out", "HumanEval/", 50, 163)],
         "how": _protocol_how("humaneval", 164, "humaneval-et"),
+        "configs": _protocol_configs("humaneval164"),
+        "superseded": {  # shown while the runs are not today's configs' (superseded())
+            "short": "HumanEval (old prompt)",
+            "tag": "made with the old prompt: superseded, being re-run",
+            "note": ("Superseded, being re-run: these HumanEval runs were made with the old prompt (MBPP's "
+                     "three few-shot turns in the 'describe' style, and the task context cut to its "
+                     "imports), before HumanEval was asked as instruct models are evaluated (0-shot, the "
+                     "evalplus style, the whole task context). Their figures are kept as they are and "
+                     "labelled 'old prompt'; the runs of today's configs replace them when they finish."),
+        },
     },
     {
         "key": "quick-humaneval", "short": "HumanEval/0-2, quick grid (mechanism check)",
@@ -64,6 +84,13 @@ EXPERIMENTS = [
                   "greedy baseline and sampling twin, on a 2-core CPU: a check that the results "
                   "mechanism works on real data, far too small to measure anything"),
         "mechanism": True,  # not part of the bottom line
+        "configs": [f"configs/{c}.toml" for c in ("quick", "quick_baseline", "quick_sampling")],
+        "superseded": {
+            "short": "HumanEval/0-2, quick grid (mechanism check, old prompt)",
+            "tag": "made with the old prompt",
+            "note": ("Made with the old HumanEval prompt (MBPP's few-shot turns, the task context cut to "
+                     "its imports); `make run` makes today's prompt's runs."),
+        },
         "how": [
             "export EGCFG_THREADS=1   # ~40 s per run on 2 cores",
             *(f"egcfg sweep -c configs/{c}.toml --db runs/quick.duckdb" for c in
@@ -100,12 +127,53 @@ def runs_in(ex: dict) -> list[tuple[str, dict]]:
         con.close()
 
 
-def pick(runs: list[tuple[str, dict]]) -> tuple[str | None, str | None, str | None]:
-    """(EG-CFG run, greedy-only baseline run, sampling-ablation run), told apart by their configs."""
+def _extra_agents(cfg: dict) -> tuple[int, int]:
+    """(EG-CFG agents, samplers) of a stored run config, besides the greedy one."""
+    def n(key: str) -> int:
+        v = cfg.get(key)
+        return len(v) if isinstance(v, (list, tuple)) else 1
+    guided = len([g for g in cfg.get("gamma") or [] if g]) * n("t") * n("s") * n("d")
+    return guided, int(cfg.get("sample_n") or 0) * len(cfg.get("sample_t") or [])
+
+
+def pick(runs: list[tuple[str, dict]]) -> tuple[str | None, str | None, str | None, list[str]]:
+    """(EG-CFG run, greedy-only baseline run, the matched sampling ablation, the other sampling
+    runs), told apart by their configs.  The matched ablation has as many samplers as the EG-CFG
+    run has agents (else the fewest); the others (more samplers: the equal-compute runs) are
+    compared at equal compute only."""
     eg = next((r for r, c in runs if c.get("gamma")), None)
     base = next((r for r, c in runs if not c.get("gamma") and not c.get("sample_n")), None)
-    ablation = next((r for r, c in runs if not c.get("gamma") and c.get("sample_n")), None)
-    return eg, base, ablation
+    sampling = [(r, c) for r, c in runs if not c.get("gamma") and c.get("sample_n")]
+    agents = _extra_agents(dict(runs)[eg])[0] if eg else 0
+    ranked = sorted(sampling, key=lambda rc: (_extra_agents(rc[1])[1] != agents, _extra_agents(rc[1])[1]))
+    ablation = ranked[0][0] if ranked else None
+    more = sorted((r for r, _ in ranked[1:]), key=lambda r: _extra_agents(dict(runs)[r])[1])
+    return eg, base, ablation, more
+
+
+def superseded(ex: dict, runs: list[tuple[str, dict]]) -> dict[str, str]:
+    """The experiment's runs that today's configs of it (``ex["configs"]``) no longer make: run ->
+    'FIELD: stored -> today's, ...; today's CONFIG' against the nearest of those configs (made with
+    an older prompt, parser or settings: kept and labelled, never mixed with today's runs)."""
+    from egcfg_core.config import LEGACY_PROMPT_STYLE, load_config
+
+    def full(cfg: dict) -> dict:  # a stored config leaves the legacy prompt style out
+        return {"prompt_style": LEGACY_PROMPT_STYLE, **json.loads(json.dumps(cfg))}
+    today = [full(load_config(ROOT / c).semantic()) for c in ex.get("configs", [])]
+    if not today:
+        return {}
+    ids = {load_config(ROOT / c).run_id() for c in ex["configs"]}
+    out = {}
+    for rid, cfg in runs:
+        if rid in ids:
+            continue
+        cfg = full(cfg)
+        diffs = [sorted(k for k in set(cfg) | set(t) if cfg.get(k) != t.get(k)) for t in today]
+        best = min(range(len(today)), key=lambda i: (len(diffs[i]), i))
+        fields = ", ".join(f"{k}: {json.dumps(cfg.get(k))} -> {json.dumps(today[best].get(k))}"
+                           for k in diffs[best] if k != "decode")
+        out[rid] = f"{fields or 'its decode settings'}; today's {ex['configs'][best]}"
+    return out
 
 
 # ============================================================================= data
@@ -128,12 +196,14 @@ def _split_label(split: tuple | None) -> str:
     return f"{name} {prefix}{lo}-{hi}"
 
 
-def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[dict]:
+def compare_runs(found: list[tuple[dict, str, str | None, str | None, list[str]]]) -> list[dict]:
     """Per experiment and split (all problems, then the dev and held-out splits), its runs' pass
     rates on the problems every compared run has finished, on the benchmark and on each suite
-    scored afterwards, the discordant problems, and the paper-protocol figure: all by SQL."""
+    scored afterwards, the discordant problems, the paper-protocol figure, EG-CFG against each
+    sampling run at equal compute (reports/budget.py) and where the final solutions came from:
+    all by SQL."""
     out = []
-    for ex, eg, base, abl in found:
+    for ex, eg, base, abl, more in found:
         con = open_data(ex)
         try:
             def finished(run):
@@ -160,13 +230,29 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[
                     "AND list_contains(?, a.task_id) GROUP BY a.task_id", [suite, run, tasks]).fetchall()
                 return {t for t, ok, full in rows if full and ok}, {t for t, _, full in rows if full}
 
+            def cfg_of(run):
+                return json.loads(con.execute("SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run]).fetchone()[0])
+
+            def by_source(run, tasks):  # its final solutions by code source: (finals, won, passed hidden,
+                # won: without a token chosen under a signal, not known whether)
+                return {r[0]: r[1:] for r in con.execute(
+                    "SELECT coalesce(a.code_source, ''), count(*), count(*) FILTER (s.is_winner), "
+                    "count(*) FILTER (s.passed_hidden), count(*) FILTER (s.is_winner AND a.final_guided_tokens = 0), "
+                    "count(*) FILTER (s.is_winner AND a.final_guided_tokens IS NULL) "
+                    "FROM solutions s JOIN attempts a ON a.run_id = s.run_id "
+                    "AND a.task_id = s.task_id AND a.agent_index = s.agent_index WHERE s.run_id = ? "
+                    "AND list_contains(?, s.task_id) GROUP BY 1", [run, tasks]).fetchall()}
+
             bench = con.execute("SELECT config->>'benchmark' FROM runs WHERE run_id = ?", [eg]).fetchone()[0]
             suites = [r[0] for r in con.execute(
                 "SELECT DISTINCT suite FROM suite_evaluations WHERE run_id = ? ORDER BY 1", [eg]).fetchall()]
             keys = [bench, *suites]
             labelled = [("EG-CFG", eg)] + ([("greedy", base)] if base else [])
             groups = [labelled] + ([labelled[:1] + [("sampling", abl)] + labelled[1:]] if abl else [])
-            done = {r: finished(r) for r in (eg, base, abl) if r}
+            done = {r: finished(r) for r in (eg, base, abl, *more) if r}
+            samplings = [(r, "sampling" if r == abl else f"sampling, {_extra_agents(cfg_of(r))[1]} samplers")
+                         for r in (abl, *more) if r]
+            tries = {(r, key): budget.load(con, r, key) for r in (eg, *dict(samplings)) for key in keys}
             models = [r[0] for r in con.execute(
                 "SELECT DISTINCT model FROM runs WHERE list_contains(?, run_id) ORDER BY 1", [list(done)]).fetchall()]
             for split in [None, *ex.get("splits", [])]:
@@ -210,12 +296,31 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None]]) -> list[
                             con.execute(q.format("gamma = 0 AND t > 0"), [abl, tasks]).fetchone()[0])
                 agents = con.execute("SELECT count(DISTINCT agent_index) FROM attempts WHERE run_id = ? "
                                      "AND list_contains(?, task_id)", [eg, comps[0]["tasks"]]).fetchone()[0]
-                name = ex["short"] + ("" if split is None else f", {_split_label(split)}")
+                compute = []  # EG-CFG against each sampling run at equal compute (reports/budget.py)
+                for srun, label in samplings:
+                    for key in keys:
+                        both = [t for t in sorted(done[eg] & done[srun], key=_task_key) if _in_split(t, split)
+                                and t in tries[(eg, key)] and t in tries[(srun, key)]]
+                        if not both:
+                            continue
+                        pair = (tries[(eg, key)], tries[(srun, key)])
+                        for unit in budget.units_measured(pair, both):
+                            curves = [budget.curve(d, both, unit) for d in pair]
+                            at_eg, at_s = budget.paired(*pair, both, unit), budget.paired(*pair[::-1], both, unit)
+                            if None in curves or at_eg is None or at_s is None:
+                                continue  # not every attempt scored on this suite yet
+                            compute.append({"label": label, "run": srun, "key": key, "unit": unit, "n": len(both),
+                                            "curves": curves, "at_eg": at_eg, "at_s": at_s})
+                sources = {"EG-CFG": by_source(eg, comps[0]["tasks"])}
+                sources.update({label: by_source(r, comps[-1]["tasks"]) for r, label in samplings[:1]
+                                if "sampling" in comps[-1]["labels"]})
+                name = (ex.get("superseded", {}).get("short") if ex.get("old") else None) or ex["short"]
+                name += "" if split is None else f", {_split_label(split)}"
                 primary = not ex.get("mechanism") and (split is None) == (not ex.get("splits")) and (
                     split is None or split[0] == "held-out")
                 out.append({"ex": ex, "split": split, "name": name, "primary": primary, "greedy_same": greedy,
                             "models": models, "cost": cost, "bench": bench, "suites": suites, "agents": agents,
-                            "comps": comps})
+                            "comps": comps, "compute": compute, "sources": sources})
         finally:
             con.close()
     return out
@@ -309,6 +414,174 @@ def _recovered(shares: list[tuple[str, float, float]]) -> str:
             f"solutions are more often right beyond the asserts the agents could see.")
 
 
+def _source_lines(res: dict) -> list[str]:
+    """Where each run's final solutions came from (attempts.code_source), on the split's problems."""
+    if not res.get("sources") or not any(res["sources"].values()):
+        return []
+    def run(label, rows):
+        return f"{label}: " + ", ".join(f"{src or 'not recorded'} {f} ({w} won, {h} passed the hidden tests)"
+                                        for src, (f, w, h, *_) in sorted(rows.items(), key=_source_order))
+    return ["  - Where the final solutions came from (`attempts.code_source`; *draft*: an unguided "
+            "candidate the agent accepted after it passed the visible tests; *guided* / *unguided* / "
+            "*loop*: the agent's line loop ran to its end, with a token under a signal / with none / "
+            "not known for rows back-filled from an export; the tables in the experiment's report "
+            "below): " + "; ".join(run(label, rows) for label, rows in res["sources"].items() if rows) + "."]
+
+
+def _source_order(item) -> tuple:
+    order = list(SOURCES)
+    return (order.index(item[0]) if item[0] in order else len(order), item[0])
+
+
+def _main_compute(res: dict, key: str) -> dict | None:
+    """The equal-compute comparison the verdict and the README read for ``key``: the first unit
+    measured, against the sampling run whose curve reaches furthest among those with the most
+    problems."""
+    rows = [c for c in res.get("compute", []) if c["key"] == key]
+    if not rows:
+        return None
+    unit = rows[0]["unit"]
+    rows = [c for c in rows if c["unit"] == unit]
+    n = max(c["n"] for c in rows)
+    return max((c for c in rows if c["n"] == n), key=lambda c: c["curves"][1][-1].cost)
+
+
+def _eg_bound(c: dict, where: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((EG-CFG only, sampling only) with every undecided problem counted in EG-CFG's favour, the
+    same against it) at EG-CFG's compute per problem (``where`` = "eg": sampling truncated) or at
+    the sampling run's (EG-CFG truncated)."""
+    if where == "eg":
+        p = c["at_eg"]
+        return p.completed(False), p.completed(True)
+    p = c["at_s"]
+    fav, unfav = p.completed(True), p.completed(False)
+    return fav[::-1], unfav[::-1]
+
+
+def _compute_lines(res: dict) -> list[str]:
+    """EG-CFG against each sampling run at equal compute: where the curves end, each read at the
+    other's budget, and the paired comparisons at each run's compute per problem."""
+    out = []
+    for c in res.get("compute", []):
+        unit, (eg, samp) = c["unit"], c["curves"]
+        what = budget.UNITS[unit].label.replace(" per problem", "")
+        s_at = budget.read_at(samp, eg[-1].cost)
+        e_at = budget.read_at(eg, samp[-1].cost)
+
+        def point(p):
+            return f"{p.solved}/{p.n} with its first {p.k} agent{'s' * (p.k != 1)} ({budget.fmt_cost(p.cost, unit)})"
+        out.append(
+            f"  - At equal compute ({what}; {c['label']} run {c['run']}), on {c['key']} ({c['n']} problems; the "
+            f"definitions are in the experiment's report below): the curves end at "
+            f"{budget.fmt_cost(eg[-1].cost, unit)} per problem for EG-CFG ({eg[-1].solved}) and "
+            f"{budget.fmt_cost(samp[-1].cost, unit)} for {c['label']} ({samp[-1].solved}), "
+            f"{samp[-1].cost / eg[-1].cost:.0%} of EG-CFG's. EG-CFG read at {c['label']}'s budget: "
+            + (point(e_at) if e_at else "not read (past its curve)") + f"; {c['label']} read at EG-CFG's: "
+            + (point(s_at) if s_at else "not read: its curve ends before it") + ". At EG-CFG's compute per "
+            f"problem, {budget.paired_text(c['at_eg'], 'EG-CFG', c['label'], 'EG-CFG')}. At {c['label']}'s "
+            f"compute per problem, {budget.paired_text(c['at_s'], c['label'], 'EG-CFG', 'EG-CFG')}.")
+    return out
+
+
+_SOURCE_WORDS = {"draft": "accepted drafts", "guided": "guided code", "unguided": "line-loop code with no "
+                 "token under a signal", "loop": "line-loop code (guided or not unknown)", "sampler": "samplers"}
+
+
+def _win_sources(results: list[dict]) -> dict[str, dict[str, int]]:
+    """Per primary result, EG-CFG's visible wins by code source, its greedy attempt's left out."""
+    out = {}
+    for res in results:
+        rows = {src: (w, clean, unknown) for src, (_, w, _, clean, unknown) in sorted(
+            res.get("sources", {}).get("EG-CFG", {}).items(), key=_source_order) if src != "greedy" and w}
+        if rows:
+            out[res["name"]] = rows
+    return out
+
+
+def _guided_before(clean: int, unknown: int) -> str:
+    """How many accepted drafts had no token chosen under a signal before them, and how many are
+    not known (rows back-filled from an export without lines, accepted after line 1)."""
+    return (f" ({clean} of them known to have no token chosen under a signal"
+            + (f", {unknown} not known: their earlier lines may have been guided" if unknown else "") + ")")
+
+
+def _so_sources(wins: dict[str, dict[str, tuple[int, int, int]]]) -> str:
+    """'Nearly all of EG-CFG's own wins (D of W) were accepted drafts ...', from the counts."""
+    def total(src=None, i=0):
+        return sum(v[i] for rows in wins.values() for k, v in rows.items() if src is None or k == src)
+    drafts, guided, loop = total("draft"), total("guided"), total("loop") + total("unguided")
+    if not total():
+        return ""
+    share = ("Nearly all" if drafts >= 0.9 * total() else "Most" if 2 * drafts > total() else
+             "A minority" if drafts else "None")
+    return (f" {share} of EG-CFG's own wins ({drafts} of {total()}) were accepted drafts: candidates "
+            f"sampled without the signal that passed the visible tests and were kept"
+            f"{_guided_before(total('draft', 1), total('draft', 2))}, against {guided} from guided code "
+            f"that ran to its end"
+            + (f" and {loop} from line-loop code with no or unknown guidance" if loop else "") + ".")
+
+
+def _compute_verdict(results: list[dict]) -> list[str]:
+    """The equal-compute bullet: EG-CFG against the sampling run with the longest curve, each
+    problem given the compute one run spent on it, the undecided problems counted in EG-CFG's
+    favour (so each figure bounds EG-CFG's lead from above), and where the sampling curve ends."""
+    rows = [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
+            if (c := _main_compute(res, key))]
+    if not rows:
+        return []
+    units = sorted({c["unit"] for _, _, c in rows}, key=list(budget.UNITS).index)
+    only = {c["unit"] for res in results for c in res.get("compute", [])} == {"wall_s"}
+
+    def at(c, where):
+        (a, b), _ = _eg_bound(c, where)
+        und = (c["at_eg"] if where == "eg" else c["at_s"]).undecided
+        return (f"{a} to {b}, p = {sign_test(a, b):.2g}, {_interval_text(a, b, c['n'])}"
+                + (f", {und} undecided" if und else ""))
+
+    def said(where):
+        return "; ".join(f"{res['name']}, {key}: {at(c, where)}" for res, key, c in rows)
+    ends = "; ".join(f"{budget.fmt_cost(c['curves'][1][-1].cost, c['unit'])} against EG-CFG's "
+                     f"{budget.fmt_cost(c['curves'][0][-1].cost, c['unit'])} "
+                     f"({c['curves'][1][-1].cost / c['curves'][0][-1].cost:.0%}, {res['name']})"
+                     for res, key, c in rows if key == res["bench"])
+    return [
+        "- At equal compute (" + ", ".join(budget.UNITS[u].label for u in units)
+        + ("; the only unit every attempt of these runs measured" if only else "")
+        + "; each problem given the compute one run spent on it, the other run's agents truncated there; "
+        "a problem where the truncated run ran out of agents is undecided and counted in EG-CFG's favour, "
+        "so each difference is an upper bound on EG-CFG's lead): at the sampling run's compute, EG-CFG "
+        f"minus sampling is {said('s')}. At EG-CFG's compute: {said('eg')}. The sampling run's curve ends "
+        f"at {ends} per problem on average: beyond that it is not in the data and is not extrapolated."]
+
+
+def _so_compute(results: list[dict]) -> str:
+    """What the equal-compute comparisons allow to say, in the bottom line's last sentence."""
+    rows = [c for res in results for key in [res["bench"], *res["suites"]] if (c := _main_compute(res, key))]
+    if not rows:
+        return ""
+    def sig(c, where, favourable=True):
+        (a, b), (ua, ub) = _eg_bound(c, where)
+        if not favourable:
+            a, b = ua, ub
+        return sign_test(a, b) < 0.05, a - b
+    behind = all(s and d < 0 for s, d in (sig(c, "s") for c in rows))
+    lead = [sig(c, "eg") for c in rows]
+    firm = [sig(c, "eg", favourable=False) for c in rows]
+    out = " At equal compute per problem, "
+    if behind:
+        out += ("at the sampling run's compute sampling solves significantly more than EG-CFG, whose guided "
+                "attempts cost several samplers each; ")
+    if not any(s and d > 0 for s, d in lead):
+        out += ("at EG-CFG's own compute no lead of EG-CFG over sampling can be shown, even with every "
+                "problem where the sampling run ran out of samplers counted as its failure.")
+    elif all(s and d > 0 for s, d in firm):
+        out += "at EG-CFG's own compute EG-CFG leads sampling significantly, whatever the undecided problems do."
+    else:
+        out += ("at EG-CFG's own compute EG-CFG leads sampling only if the sampling run fails the problems "
+                "where it ran out of samplers: a sampling run with more samplers decides it.")
+    return out
+
+
 def verdict(results: list[dict]) -> str:
     """The bottom line, decided by the numbers, over the primary comparisons only (the held-out
     split of a protocol experiment; never a mechanism check): does EG-CFG beat greedy, and does
@@ -344,6 +617,15 @@ def verdict(results: list[dict]) -> str:
             + (f"is significant in {len(sig)} of {len(vs_sampling)} comparisons" if sig
                else "is significant in no comparison")
             + f" ({said(vs_sampling)}).")
+        out += _compute_verdict(results)
+        wins = _win_sources(results)
+        if wins:
+            out.append("- Where EG-CFG's wins beyond its greedy attempt came from (its final solutions that "
+                       "passed the visible tests, by `attempts.code_source`): " + "; ".join(
+                           f"{name}: " + ", ".join(f"{w} {_SOURCE_WORDS.get(src, src or 'not recorded')}"
+                                                   + (_guided_before(*counts) if src == "draft" else "")
+                                                   for src, (w, *counts) in rows.items())
+                           for name, rows in wins.items()) + ".")
         shares = []  # (name, EG-CFG gain, sampling gain) over greedy, in points, where all 3 ran
         for res in results:
             for c in res["comps"][1:]:
@@ -362,7 +644,8 @@ def verdict(results: list[dict]) -> str:
         if not sig and shares and all(eg > 0 and samp > eg / 2 for _, eg, samp in shares):
             out.append("- So most of EG-CFG's gain over greedy comes from trying several times and "
                        "keeping the first attempt that passes the visible tests; what the execution "
-                       "signal adds on top is too small to tell from chance at these sizes.")
+                       "signal adds on top is too small to tell from chance at these sizes."
+                       + _so_sources(wins) + _so_compute(results))
         elif sig:
             k = len(vs_sampling)
             strong = [r for r in sig if r[3] < 0.05 / k]
@@ -416,6 +699,14 @@ PROTOCOL = """
   problems; the bootstrap distribution is computed exactly from the discordant counts, so the
   interval is the same on every machine, with no seed and no Monte-Carlo error). The execution
   signal's own share is EG-CFG minus the sampling ablation, per benchmark, with its interval.
+- **Equal compute** (added after these runs; no run was changed for it): problems solved against
+  the compute spent (`reports/budget.py`; the definitions are printed with each experiment's
+  figure): each run truncated to its first k agents, each run read at the others' budgets without
+  extrapolating past its last agent, and the paired comparison per problem at the compute one run
+  spent on it, where a problem the truncated run ran out of agents on is *undecided* and reported
+  under both completions. A fourth run per benchmark, sampling with 8 samplers
+  (`*_sampling8.toml`), extends the sampling curve toward EG-CFG's compute; its first three
+  attempts are the ablation's, copied (the same agents and seeds).
 - **Data**: every figure here is computed from `results/<experiment>/` (committed Parquet: runs,
   done problems, attempts without per-line detail, solutions, evaluations); `python
   scripts/make_results.py` rebuilds this file and the README block from it byte for byte. The full
@@ -434,6 +725,15 @@ def _paper_text(c: dict, keys: list[str]) -> str:
     return "; ".join(f"on {key} " + ", ".join(one(label, key) for label in c["labels"]) for key in keys)
 
 
+WALL_ONLY = (
+    "- The equal-compute figures are in attempt wall seconds, the only compute every attempt of these runs "
+    "recorded (model tokens, sandbox executions and CPU seconds come with runs made since the compute "
+    "meter, not with attempts copied from earlier runs). The runs shared a 2-core machine with other "
+    "sweeps, so an attempt's seconds carry the load of its moment; and a run's curve stops at its last "
+    "agent: where the sampling run ran out of samplers before EG-CFG's compute, its figure there is not "
+    "in the data.\n")
+
+
 def reading(results: list[dict]) -> str:
     """The honest reading, with every number pulled from the committed data."""
     lines = ["\n## Reading these numbers honestly\n"]
@@ -444,7 +744,8 @@ def reading(results: list[dict]) -> str:
         pair, *triple = res["comps"]
         where = "" if res["split"] is None else f", {_split_label(res['split'])}"
         both = "all runs" if len(pair["labels"]) > 2 else "both runs"
-        lines.append(f"- **{res['ex']['title']}{where}**: on the {pair['n']} problems {both} finished, "
+        tag = f" ({res['ex'].get('superseded', {}).get('tag', 'superseded')})" if res["ex"].get("old") else ""
+        lines.append(f"- **{res['ex']['title']}{where}**{tag}: on the {pair['n']} problems {both} finished, "
                      f"{' vs '.join(pair['labels'])}: {_rates_text(pair, keys)} ({res['agents']} "
                      f"agents ran at least once).")
         lines += _discord_lines(pair, keys)
@@ -464,6 +765,8 @@ def reading(results: list[dict]) -> str:
                          + (f" (the runs' models are recorded as {' and '.join(f'`{m}`' for m in res['models'])}: "
                             f"another device's bf16 arithmetic can change a greedy token)."
                             if len(res["models"]) > 1 else "."))
+        lines += _source_lines(res)
+        lines += _compute_lines(res)
     shares = signal_shares([r for r in results if not r["ex"].get("mechanism")])
     if shares:
         lines.append("\n**The execution signal's own share** (EG-CFG minus the matched sampling ablation, "
@@ -485,6 +788,7 @@ def reading(results: list[dict]) -> str:
         "greedy they can only confirm the direction: an EG-CFG run's first agent is the same greedy "
         "attempt, so 'greedy only' is near zero by construction. Against the sampling ablation they "
         "are the informative test.\n"
+        + WALL_ONLY * ({c["unit"] for res in results for c in res.get("compute", [])} == {"wall_s"}) +
         "- A comparison uses only the problems all of its runs have finished; the per-run report "
         "tables below count each run's own problems. The per-run reports are computed from the "
         "committed data, which has no per-line detail: their line-level sections (time per stage, "
@@ -492,6 +796,13 @@ def reading(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+EQUAL_COMPUTE_NOTE = (
+    "*At equal compute*: EG-CFG minus sampling in pass@1 points (paired 95% bootstrap interval), each "
+    "problem given the compute (attempt wall seconds) one run spent on it and the other run's agents, in "
+    "their order, truncated there; at sampling's: EG-CFG truncated at the sampling run's compute, at "
+    "EG-CFG's: the sampling run truncated at EG-CFG's. *Undecided*: problems where the truncated run ran "
+    "out of agents with budget left, counted in EG-CFG's favour, so a figure marked ≤ is an upper bound on "
+    "EG-CFG's lead (docs/RESULTS.md gives both completions and where each curve ends).")
 README_START = "<!-- results:start (written by scripts/make_results.py; do not edit by hand) -->"
 README_END = "<!-- results:end -->"
 
@@ -501,8 +812,9 @@ def readme_block(results: list[dict]) -> str:
     from reports.report import PAPERS, pct
 
     rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
-            "| EG-CFG | EG-CFG minus sampling (95% interval) | EG-CFG, paper protocol (any attempt) |",
-            "|---|---|---|---|---|---|---|---|"]
+            "| EG-CFG | EG-CFG minus sampling (95% interval) | at equal compute: at sampling's "
+            "| at equal compute: at EG-CFG's | EG-CFG, paper protocol (any attempt) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for res in results:
         pair, *triple = res["comps"]
         # every run on the same problems; the ablation, where it has finished fewer, on its own rows
@@ -520,12 +832,29 @@ def readme_block(results: list[dict]) -> str:
                     a, b, n = c["discord"][key]["sampling"]
                     lo, hi = bootstrap_interval(len(a), len(b), n)
                     share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+                at = {"s": "-", "eg": "-"}
+                eq = _main_compute(res, key) if "sampling" in c["labels"] else None
+                if eq is not None:
+                    for where in at:
+                        (a, b), _ = _eg_bound(eq, where)
+                        lo, hi = bootstrap_interval(a, b, eq["n"])
+                        und = eq["at_eg" if where == "eg" else "at_s"].undecided
+                        at[where] = (("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+                                     + (f" ({und} of {eq['n']} undecided)" if und else ""))
                 rows.append(f"| {res['name']} | {key} | {c['n']} | {cell['greedy']} | "
-                            f"{cell['sampling']} | **{cell['EG-CFG']}** | {share} | {cell_of('EG-CFG', 'paper')} |")
+                            f"{cell['sampling']} | **{cell['EG-CFG']}** | {share} | {at['s']} | {at['eg']} | "
+                            f"{cell_of('EG-CFG', 'paper')} |")
     for key, fig in PAPERS.items():
         rows.append(f"| paper: DeepSeek-Coder-1.3B, full benchmark | {key} | all | {fig['baseline']:.1f}% "
-                    f"| - | - | - | **{fig['egcfg']:.1f}%** |")
-    return "\n".join([README_START, "", *rows, verdict(results), "", README_END])
+                    f"| - | - | - | - | - | **{fig['egcfg']:.1f}%** |")
+    notes, seen = [EQUAL_COMPUTE_NOTE], set()
+    for res in results:  # runs made with a config today's no longer makes, once per experiment
+        ex = res["ex"]
+        if ex.get("old") and ex["key"] not in seen:
+            seen.add(ex["key"])
+            name = ex.get("superseded", {}).get("short", ex["short"])
+            notes.append(f"*{name}*: {ex.get('superseded', {}).get('note', 'made with an older config than today.')}")
+    return "\n".join([README_START, "", *rows, "", "\n\n".join(notes), verdict(results), "", README_END])
 
 
 def update_readme(block: str) -> None:
@@ -558,19 +887,28 @@ def main() -> None:
     for ex in EXPERIMENTS:
         parts.append(f"\n## {ex['title']}\n")
         eg = base = abl = None
+        more: list[str] = []
         if has_data(ex):
             try:
-                eg, base, abl = pick(runs_in(ex))
+                runs = runs_in(ex)
             except StoreError as e:
                 parts.append(f"_results data not readable ({e})._\n")
                 continue
+            old = superseded(ex, runs)  # today's runs are picked first, where there are both
+            eg, base, abl, more = pick([rc for rc in runs if rc[0] not in old] + [rc for rc in runs if rc[0] in old])
+            shown = [f"{r} ({old[r]})" for r in (eg, base, abl, *more) if r in old]
+            if shown:
+                ex = {**ex, "old": shown}
+                note = ex.get("superseded", {}).get("note", "Made with an older config than today's.")
+                parts.append(f"**{note}** The runs shown here that today's configs no longer make: "
+                             f"{'; '.join(shown)}.\n")
         parts.append("How it was made (the data: `" + f"{RESULTS}/{ex['key']}/" + "`):\n\n```\n"
                      + "\n".join(ex["how"]) + "\n```\n")
         if not eg:
             parts.append(f"_Not run yet (no EG-CFG run in `{RESULTS}/{ex['key']}/`)._\n")
             continue
         tmp = ROOT / "docs" / f"results-{ex['key']}.md"
-        vs = [r for r in (base, abl) if r]
+        vs = [r for r in (base, abl, *more) if r]
         try:
             write_report([folder(ex)], eg, vs=vs, out=tmp,
                          command=f"egcfg report {eg}" + "".join(f" --vs {r}" for r in vs) +
@@ -580,7 +918,7 @@ def main() -> None:
             continue
         body = tmp.read_text()
         tmp.unlink()
-        found.append((ex, eg, base, abl))
+        found.append((ex, eg, base, abl, more))
         body = re.sub(r"^# .*\n", "", body, count=1)  # our own heading instead
         body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)  # one level down
         parts.append(body)

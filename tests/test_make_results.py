@@ -28,10 +28,12 @@ def load_script():
 
 
 def test_committed_results_md_regenerates_byte_for_byte(tmp_path, monkeypatch):
-    """What a fresh clone does: only results/, the history file and README.md are needed."""
+    """What a fresh clone does: only results/, configs/ (which runs today's configs make: the
+    superseded note), the history file and README.md are needed."""
     mod = load_script()
     assert (ROOT / "results").is_dir(), "no committed results data"
     shutil.copytree(ROOT / "results", tmp_path / "results")
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
     (tmp_path / "docs").mkdir()
     shutil.copy(ROOT / mod.HISTORY, tmp_path / mod.HISTORY)
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
@@ -102,15 +104,21 @@ def test_results_and_readme_table_from_the_committed_data(tree):
     rows = [r for r in readme.splitlines() if r.startswith("| toy MBPP")]
     # all problems: EG-CFG and greedy on all 3, then all three runs on the 2 the ablation finished;
     # then the dev split (Mbpp/1) and the held-out split (Mbpp/2-3)
+    # the equal-compute columns (every toy attempt took 9 s): at EG-CFG's compute (27 s on Mbpp/2)
+    # the sampling run's winning sampler fits and fails the hidden tests; at the sampling run's
+    # (18 s) EG-CFG affords greedy + its γ=1 agent, both failing: no difference
     assert rows == [
-        "| toy MBPP | mbpp | 3 | 1/3 = 33.3% | (rows below) | **2/3 = 66.7%** | - | 3/3 = 100.0% |",
-        "| toy MBPP | mbpp | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] | 2/2 = 100.0% |",
-        "| toy MBPP, dev Mbpp/1-1 | mbpp | 1 | 1/1 = 100.0% | 1/1 = 100.0% | **1/1 = 100.0%** | +0.0 [+0.0, +0.0] | 1/1 = 100.0% |",
-        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 2 | 0/2 = 0.0% | (rows below) | **1/2 = 50.0%** | - | 2/2 = 100.0% |",
-        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 1 | 0/1 = 0.0% | 0/1 = 0.0% | **1/1 = 100.0%** | +100.0 [+100.0, +100.0] | 1/1 = 100.0% |",
+        "| toy MBPP | mbpp | 3 | 1/3 = 33.3% | (rows below) | **2/3 = 66.7%** | - | - | - | 3/3 = 100.0% |",
+        "| toy MBPP | mbpp | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] "
+        "| +0.0 [+0.0, +0.0] | +50.0 [+0.0, +100.0] | 2/2 = 100.0% |",
+        "| toy MBPP, dev Mbpp/1-1 | mbpp | 1 | 1/1 = 100.0% | 1/1 = 100.0% | **1/1 = 100.0%** | +0.0 [+0.0, +0.0] "
+        "| +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] | 1/1 = 100.0% |",
+        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 2 | 0/2 = 0.0% | (rows below) | **1/2 = 50.0%** | - | - | - | 2/2 = 100.0% |",
+        "| toy MBPP, held-out Mbpp/2-3 | mbpp | 1 | 0/1 = 0.0% | 0/1 = 0.0% | **1/1 = 100.0%** | +100.0 [+100.0, +100.0] "
+        "| +0.0 [+0.0, +0.0] | +100.0 [+100.0, +100.0] | 1/1 = 100.0% |",
     ]
     # the paper's EG-CFG figure counts any of its attempts: it sits in the paper-protocol column
-    assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | - | - | **83.2%** |" in readme
+    assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | - | - | - | - | **83.2%** |" in readme
     results = (root / "docs" / "RESULTS.md").read_text()
     assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S} --db results/toy" in results
     assert "## Protocol (fixed before the full runs)" in results
@@ -228,3 +236,71 @@ def test_gains_line_reads_each_suite_against_its_own_problem_count():
         rates[label]["mbpp-et"] = (rates[label]["mbpp-et"][0], 40)
     [line] = mod._gains_lines(_comp(40, rates, {}), ["mbpp", "mbpp-et"])
     assert "scored)" not in line and line.endswith("(on 40 problems one problem is 2.5 points).")
+
+
+def test_the_matched_ablation_and_the_equal_compute_sampling_runs_are_told_apart():
+    """The matched ablation has as many samplers as EG-CFG has agents; a run with more samplers
+    (configs/*_sampling8.toml) is compared at equal compute only, whatever the order."""
+    mod = load_script()
+    eg = ("e", {"gamma": [0.5, 1.0], "t": [0.7], "s": [3], "d": [2]})
+    base = ("g", {"gamma": []})
+    two = ("s2", {"gamma": [], "sample_t": [0.7], "sample_n": 2})
+    eight = ("s8", {"gamma": [], "sample_t": [0.7], "sample_n": 8})
+    assert mod.pick([eight, eg, two, base]) == ("e", "g", "s2", ["s8"])
+    assert mod.pick([eg, eight]) == ("e", None, "s8", [])  # the only sampling run is the ablation
+    assert mod.pick([base]) == (None, "g", None, [])
+
+
+def test_superseded_runs_are_labelled_with_what_changed():
+    """The committed HumanEval runs were made with the old prompt: today's configs make other run
+    ids, and the note names the fields; MBPP's runs are today's configs' own."""
+    mod = load_script()
+    by_key = {ex["key"]: ex for ex in mod.EXPERIMENTS}
+    assert mod.superseded(by_key["mbpp500"], mod.runs_in(by_key["mbpp500"])) == {}
+    old = mod.superseded(by_key["humaneval164"], mod.runs_in(by_key["humaneval164"]))
+    assert sorted(old) == ["1176e2a872ae", "3db8a203f4d7", "bd4fb20f2baa"]
+    assert old["3db8a203f4d7"] == ('fewshot: true -> false, problems_parser: 2 -> 3, prompt_style: "describe" -> '
+                                   '"evalplus"; today\'s configs/humaneval164_egcfg.toml')
+    text = (ROOT / "docs" / "RESULTS.md").read_text()
+    assert text.count("Superseded, being re-run: these HumanEval runs were made with the old prompt") == 1
+    readme = (ROOT / "README.md").read_text()
+    assert "| HumanEval (old prompt), held-out HumanEval/50-163 | humaneval | 114 |" in readme
+    assert "*HumanEval (old prompt)*: Superseded, being re-run: these HumanEval runs were made with the old prompt" in readme
+
+
+def test_equal_compute_and_win_sources_in_the_bottom_line():
+    """The bottom line reads the equal-compute comparisons (undecided problems in EG-CFG's favour:
+    an upper bound on its lead) and where EG-CFG's wins came from."""
+    from reports.budget import Paired, Point
+
+    mod = load_script()
+    rates = {"EG-CFG": {"mbpp": (30, 40)}, "sampling": {"mbpp": (28, 40)}, "greedy": {"mbpp": (10, 40)}}
+    pair = _comp(40, {k: v for k, v in rates.items() if k != "sampling"}, {"mbpp": {"greedy": (list("a" * 20), [], 40)}})
+    triple = _comp(40, rates, {"mbpp": {"sampling": (["x", "y", "z"], ["w"], 40)}})
+    ids = [f"t{i}" for i in range(40)]
+    compute = {"label": "sampling", "run": "s2", "key": "mbpp", "unit": "wall_s", "n": 40,
+               "curves": [[Point(1, 8.0, 10, 40), Point(3, 60.0, 30, 40, 10)],
+                          [Point(1, 8.0, 10, 40), Point(3, 20.0, 28, 40, 12)]],
+               # at EG-CFG's compute: 2 to 3 decided, 12 undecided of which EG-CFG solved 4
+               "at_eg": Paired(ids[:2], ids[2:5], ids[5:9], ids[9:17], 40),
+               # at the sampling run's: sampling whole 12 to EG-CFG 1, nothing undecided
+               "at_s": Paired(ids[:12], ids[12:13], [], [], 40)}
+    res = [{"ex": {"short": "toy"}, "name": "toy", "primary": True, "bench": "mbpp", "suites": [],
+            "comps": [pair, triple], "cost": (60.0, 10.0), "compute": [compute],
+            "sources": {"EG-CFG": {"greedy": (20, 10, 10, 0, 0), "draft": (19, 19, 18, 12, 7),
+                                   "loop": (1, 1, 1, 0, 0)}}}]
+    text = mod.verdict(res)
+    assert ("at the sampling run's compute, EG-CFG minus sampling is toy, mbpp: 1 to 12, p = 0.0034, "
+            "-27.5 points") in text
+    assert "At EG-CFG's compute: toy, mbpp: 6 to 3, p = 0.51, +7.5 points" in text and ", 12 undecided" in text
+    assert "The sampling run's curve ends at 20.0 s against EG-CFG's 60.0 s (33%, toy) per problem" in text
+    assert "toy: 19 accepted drafts (12 of them known to have no token chosen under a signal, 7 not known" in text
+    assert "Nearly all of EG-CFG's own wins (19 of 20) were accepted drafts" in text
+    assert "at the sampling run's compute sampling solves significantly more than EG-CFG" in text
+    assert "at EG-CFG's own compute no lead of EG-CFG over sampling can be shown" in text
+    # a lead that holds only if sampling fails where it ran out of samplers is said to be undecided
+    compute["at_eg"] = Paired(ids[:2], [], ids[2:20], ids[20:30], 40)
+    text = mod.verdict(res)
+    assert "EG-CFG leads sampling only if the sampling run fails the problems where it ran out of samplers" in text
+    compute["at_eg"] = Paired(ids[:20], [], [], ids[20:22], 40)  # and whatever they do
+    assert "EG-CFG leads sampling significantly, whatever the undecided problems do" in mod.verdict(res)
