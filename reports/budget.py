@@ -99,7 +99,7 @@ def load(con: duckdb.DuckDBPyConnection, run_id: str, suite: str) -> dict[str, l
     order up to the first visible pass, each with its costs and its verdict on ``suite``."""
     costs = ", ".join(f"{u.sql} AS {u.name}" for u in UNITS.values())
     rows = con.execute(f"""
-        WITH run AS (SELECT config->>'benchmark' AS bench FROM runs WHERE run_id = $run),
+        WITH {_missing_tables(con)}run AS (SELECT config->>'benchmark' AS bench FROM runs WHERE run_id = $run),
         final AS (
             SELECT s.task_id, s.agent_index,
                    CASE WHEN (SELECT bench FROM run) = $suite THEN s.passed_hidden ELSE se.passed END AS hidden
@@ -123,6 +123,22 @@ def load(con: duckdb.DuckDBPyConnection, run_id: str, suite: str) -> dict[str, l
         *cost, hidden = rest
         tries.append(Try(bool(passed), int(vis or 0), dict(zip(UNITS, cost)), hidden))
     return out
+
+
+# the tables a store written before them lacks (scored after the run): read as empty there
+_LATER_TABLES = {
+    "suite_evaluations": "NULL::VARCHAR AS run_id, NULL::VARCHAR AS task_id, NULL::VARCHAR AS suite, "
+                         "NULL::BOOLEAN AS passed_problem",
+    "attempt_evaluations": "NULL::VARCHAR AS run_id, NULL::VARCHAR AS task_id, NULL::INTEGER AS agent_index, "
+                           "NULL::VARCHAR AS suite, NULL::BOOLEAN AS passed",
+}
+
+
+def _missing_tables(con: duckdb.DuckDBPyConnection) -> str:
+    """Empty CTEs named like the later tables this store lacks (a CTE shadows a table name)."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    return "".join(f"{name} AS (SELECT {cols} WHERE false), " for name, cols in _LATER_TABLES.items()
+                   if name not in have)
 
 
 def units_measured(runs: Iterable[dict[str, list[Try]]], tasks: Iterable[str]) -> list[str]:

@@ -423,13 +423,16 @@ def _sources(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[dict], l
                    list(a.verified_line ORDER BY a.verified_line)
                        FILTER (a.code_source = 'draft' AND a.verified_line IS NOT NULL) AS draft_lines
             FROM solutions s {done} WHERE s.run_id = ? GROUP BY 1""", [run_id])
-        per_suite = _rows(con, f"""
-            SELECT coalesce(a.code_source, '') AS source, se.suite, count(*) AS scored,
-                   count(*) FILTER (se.passed) AS passed
-            FROM solutions s {done}
-            JOIN (SELECT task_id, suite, bool_and(passed_problem) AS passed FROM suite_evaluations
-                  WHERE run_id = ? GROUP BY ALL) se ON se.task_id = s.task_id
-            WHERE s.run_id = ? GROUP BY ALL""", [run_id, run_id])
+        try:
+            per_suite = _rows(con, f"""
+                SELECT coalesce(a.code_source, '') AS source, se.suite, count(*) AS scored,
+                       count(*) FILTER (se.passed) AS passed
+                FROM solutions s {done}
+                JOIN (SELECT task_id, suite, bool_and(passed_problem) AS passed FROM suite_evaluations
+                      WHERE run_id = ? GROUP BY ALL) se ON se.task_id = s.task_id
+                WHERE s.run_id = ? GROUP BY ALL""", [run_id, run_id])
+        except duckdb.CatalogException:  # a store from before suite_evaluations: no suite scores
+            per_suite = []
         attempts = _rows(con, """
             SELECT coalesce(a.code_source, '') AS source, count(*) AS attempts,
                    count(*) FILTER (a.passed_visible) AS passed_visible
@@ -465,7 +468,10 @@ def collect_budget(con: duckdb.DuckDBPyConnection, runs: list[RunData]) -> Budge
     if any(r.benchmark != bench for r in runs):
         return None
     suites = [bench, *[s for s in runs[0].suites if s != bench and all(s in r.suites for r in runs)]]
-    data = {suite: {r.run_id: budget.load(con, r.run_id, suite) for r in runs} for suite in suites}
+    try:
+        data = {suite: {r.run_id: budget.load(con, r.run_id, suite) for r in runs} for suite in suites}
+    except duckdb.BinderException:  # a store from before the compute columns, opened read-only
+        return None
     tasks = {suite: sorted(set.intersection(*(set(d) for d in data[suite].values()))) for suite in suites}
     units = budget.units_measured(data[bench].values(), tasks[bench])
     return Budget(suites, tasks, data, units)

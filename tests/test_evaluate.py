@@ -243,6 +243,25 @@ def test_store_suite_writes_are_checked_and_atomic(mbpp_db):
         assert s.suite_done_task_ids(RUN, "mbpp-et") == set()
 
 
+def test_a_store_from_before_attribution_and_compute_still_reports(tmp_path, mbpp_db):
+    """Read-only (nothing may add the columns): the report leaves out what the store lacks."""
+    from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
+
+    later = {"attempts": [*ATTEMPT_FIELDS, "code_source", "final_tokens", "final_guided_lines",
+                          "final_guided_tokens", "final_flipped_tokens"], "lines": list(FIELDS)}
+    con = duckdb.connect(str(mbpp_db))
+    have = {(t, c) for t, c in con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall()}
+    dropped = [(t, c) for t, cols in later.items() for c in cols if (t, c) in have]
+    for table, column in dropped:
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    con.execute("DROP TABLE suite_evaluations")
+    con.execute("DROP TABLE attempt_evaluations")
+    con.close()
+    assert len(dropped) > 20
+    md = write_report([mbpp_db], RUN, out=tmp_path / "r.md").read_text()
+    assert RUN in md and "hidden pass@1 on" not in md
+
+
 def test_old_store_without_the_table_keeps_working(tmp_path, mbpp_db):
     # a store from before the table: drop it, then read it read-only, as a shard, exported
     con = duckdb.connect(str(mbpp_db))
