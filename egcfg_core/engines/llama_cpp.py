@@ -41,10 +41,12 @@ import torch
 
 from .. import compute
 from .base import FENCE, EngineBase, EngineError
+from .llama_build import PINNED  # llama-cpp-python 0.3.36; the pyproject extra `llama-cpp` pins the same
 
 logger = logging.getLogger(__name__)
 
-from .llama_build import PINNED  # llama-cpp-python 0.3.36; the pyproject extra `llama-cpp` pins the same
+NEEDS = ("the llama.cpp engine needs llama-cpp-python: `python -m egcfg_core.engines.llama_build` builds it "
+         "for this CPU (4-8 min, once) and installs it")
 
 
 def default_threads() -> int:
@@ -110,9 +112,7 @@ class LlamaCppEngine(EngineBase):
             import llama_cpp
             from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
         except ImportError as e:
-            raise EngineError("the llama.cpp engine needs llama-cpp-python: `python -m "
-                              "egcfg_core.engines.llama_build` builds it for this CPU (4-8 min, once) and "
-                              "installs it") from e
+            raise EngineError(NEEDS) from e
         version = getattr(llama_cpp, "__version__", "?")
         if version != PINNED:
             logger.warning("llama-cpp-python %s is installed; this engine is tested with %s", version, PINNED)
@@ -374,8 +374,7 @@ def ensure_llama_cpp() -> None:
     if importlib.util.find_spec("llama_cpp") is not None:
         return
     if os.environ.get("EGCFG_AUTO_BUILD", "1") == "0":
-        raise EngineError("the llama.cpp engine needs llama-cpp-python: `python -m egcfg_core.engines.llama_build` "
-                          "builds it for this CPU (4-8 min, once) and installs it (EGCFG_AUTO_BUILD=0 is set)")
+        raise EngineError(f"{NEEDS} (EGCFG_AUTO_BUILD=0 is set)")
     from .llama_build import BuildError, ensure_installed
 
     def say(msg: str) -> None:
