@@ -9,6 +9,7 @@ import typer
 from .evaluate import evaluate_cmd
 from .explore import explore_cmd
 from .ingest import ingest_cmd
+from .models import models_cmd
 from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
 from .report import report_cmd
 from .results import app as results_app
@@ -36,6 +37,7 @@ app.command("ingest")(ingest_cmd)
 app.command("evaluate")(evaluate_cmd)
 app.add_typer(results_app, name="results")
 app.command("explore")(explore_cmd)
+app.command("models")(models_cmd)
 
 if __name__ == "__main__":
     app()

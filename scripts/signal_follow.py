@@ -88,9 +88,9 @@ def main() -> None:
     lines = {r[0]: r[1:] for r in con.execute(LINES_SQL).fetchall()}
     flips = {r[0]: r[1:] for r in con.execute(FLIPS_SQL).fetchall()}
     from egcfg_core.config import LEGACY_DECODE
-    from egcfg_core.model import _load_tokenizer, bf16_cache_path
+    from egcfg_core.model import load_tokenizer_folder, bf16_cache_path
 
-    tok = _load_tokenizer(bf16_cache_path())
+    tok = load_tokenizer_folder(bf16_cache_path())
     print("| run | decode settings | lines | explored | guided | signal tokens / guided line | "
           "argmax flips (guided tokens) | pass+fail lines | follows passing | follows failing | "
           "ranked lines | follows best | follows worse |")

@@ -1,6 +1,7 @@
 """Model loading (egcfg_core.model) and the tiny test model (tests.tiny)."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ def no_default_sources(monkeypatch, tmp_path):
     monkeypatch.delenv("EGCFG_MODEL", raising=False)
     monkeypatch.delenv("EGCFG_CACHE_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(M, "bundle_part_paths", lambda: None)
+    monkeypatch.setattr(M, "bundle_part_paths", lambda bundle=M.DEFAULT_MODEL: None)
     # never touch a developer's real HF cache in this unit test
     monkeypatch.setattr(M, "_load_from_hub", _hub_unavailable)
     cache = tmp_path / "empty-cache"
@@ -339,8 +340,10 @@ def test_assemble_gguf_detects_sha256_mismatch(tmp_path):
 def test_load_default_with_corrupt_bundle_names_expected_hash(no_default_sources, monkeypatch,
                                                               tmp_path):
     parts, blob = _fake_parts(tmp_path)
-    monkeypatch.setattr(M, "bundle_part_paths", lambda: parts)
-    monkeypatch.setattr(M, "GGUF_SIZE", len(blob))  # the real hash stays expected
+    monkeypatch.setattr(M, "bundle_part_paths", lambda bundle=M.DEFAULT_MODEL: parts)
+    # the same registry entry with the fake parts' size: the real hash stays expected
+    fake = dataclasses.replace(M.DEFAULT_MODEL, gguf_size=len(blob))
+    monkeypatch.setitem(M.OFFLINE_MODELS, fake.name, fake)
     assert default_model_available(no_default_sources)
     with pytest.raises(BundleIntegrityError, match=M.GGUF_SHA256):
         load_model("default", cache_dir=no_default_sources)
@@ -355,6 +358,71 @@ def test_real_bundle_lookup_returns_six_ordered_parts_or_none():
     assert len(parts) == 6
     assert [p.name for p in parts] == [f"part0{i}.bin" for i in range(1, 7)]
     assert sum(p.stat().st_size for p in parts) == M.GGUF_SIZE
+
+
+# ------------------------------------------------------------------------- the model registry
+
+
+def test_registry_names_resolve_to_one_model_each():
+    small, large = M.offline_model("default"), M.offline_model("qwen2.5-coder-1.5b")
+    assert small is M.DEFAULT_MODEL and M.offline_model("qwen2.5-coder-0.5b") is small
+    assert M.offline_model("qwen2.5-coder-0.5b-instruct") is small
+    assert large.name == "qwen2.5-coder-1.5b-instruct" and large is not small
+    assert M.offline_model(" qwen2.5-coder-1.5b-instruct ") is large
+    assert M.offline_model("Qwen/Qwen2.5-Coder-1.5B-Instruct") is None  # a hub id stays a hub id
+    specs = M.known_model_specs()
+    assert len(specs) == len(set(specs))  # no alias names two models
+    for b in M.OFFLINE_MODELS.values():
+        assert len(b.modules) == len(b.distributions) and b.bf16_dirname.endswith("-bf16")
+        assert len({b.gguf_filename for b in M.OFFLINE_MODELS.values()}) == len(M.OFFLINE_MODELS)
+    # the extras the install commands name exist in pyproject.toml, with every wheel pinned
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())[
+        "project"]["optional-dependencies"]
+    for b in M.OFFLINE_MODELS.values():
+        assert extras[b.extra] == [f"{d}=={b.version}" for d in b.distributions]
+
+
+def test_second_model_missing_names_its_own_extra(no_default_sources, monkeypatch):
+    with pytest.raises(ModelUnavailableError, match=r"offline-model-1-5b") as exc:
+        load_model("qwen2.5-coder-1.5b", cache_dir=no_default_sources)
+    assert "qwen2.5-coder-1.5b-instruct" in str(exc.value)
+    # EGCFG_MODEL may name a registered model too
+    monkeypatch.setenv("EGCFG_MODEL", "qwen2.5-coder-1.5b")
+    assert not default_model_available(no_default_sources)
+    with pytest.raises(ModelUnavailableError, match=r"offline-model-1-5b"):
+        load_model(cache_dir=no_default_sources)
+    with pytest.raises(ModelUnavailableError, match="qwen2.5-coder-1.5b"):
+        load_model("qwen2.5-coder-3b", cache_dir=no_default_sources)  # lists the known names
+
+
+def test_second_model_loads_from_its_own_cache_folder(no_default_sources, monkeypatch):
+    large = M.offline_model("qwen2.5-coder-1.5b")
+    model, tok = tiny_model(7)
+    M.save_plain_model(model, tok, M.bf16_cache_path(no_default_sources, large))
+    assert M.offline_model_available(large, no_default_sources)
+    assert not default_model_available(no_default_sources)  # the 0.5B's cache is still empty
+    loaded = load_model("qwen2.5-coder-1.5b", cache_dir=no_default_sources, dtype="float32")
+    assert loaded.source == "bf16-cache" and loaded.name == large.name
+    monkeypatch.setenv("EGCFG_MODEL", "qwen2.5-coder-1.5b")
+    assert default_model_available(no_default_sources)
+    assert load_model(cache_dir=no_default_sources, dtype="float32").name == large.name
+    fp_large = model_fingerprint(loaded)
+    M.save_plain_model(*tiny_model(7), M.bf16_cache_path(no_default_sources))
+    monkeypatch.delenv("EGCFG_MODEL")
+    fp_small = model_fingerprint(load_model("default", cache_dir=no_default_sources,
+                                            dtype="float32"))
+    assert fp_small.split(":")[0] != fp_large.split(":")[0]  # the name is in the run's config
+
+
+def test_real_second_bundle_parts_or_skip():
+    large = M.offline_model("qwen2.5-coder-1.5b")
+    parts = M.bundle_part_paths(large)
+    if parts is None:
+        pytest.skip(f"1.5B bundle not installed ({large.install_command})")
+    assert [p.name for p in parts] == [f"part{i:02d}.bin" for i in range(1, 23)]
+    assert sum(p.stat().st_size for p in parts) == large.gguf_size
 
 
 # ------------------------------------------------------------------------------- real model
@@ -381,3 +449,20 @@ def test_real_default_model_writes_a_function():
     assert "add" in text, text
     fp = model_fingerprint(loaded)
     assert fp.startswith(loaded.name + ":")
+
+
+def test_models_command_lists_the_registry_and_refuses_unknown_names(no_default_sources, monkeypatch):
+    from typer.testing import CliRunner
+
+    from egcfg_cli.main import app
+
+    monkeypatch.setenv("EGCFG_CACHE_DIR", str(no_default_sources))
+    res = CliRunner().invoke(app, ["models"])
+    assert res.exit_code == 0, res.output
+    for b in M.OFFLINE_MODELS.values():
+        assert b.name in res.output and b.gguf_sha256 in res.output
+        assert f"not installed: {b.install_command}" in res.output  # the fixture hides every bundle
+    res = CliRunner().invoke(app, ["models", "--prepare", "qwen2.5-coder-7b"])
+    assert res.exit_code == 2 and "qwen2.5-coder-1.5b" in res.output
+    res = CliRunner().invoke(app, ["models", "--prepare", "qwen2.5-coder-1.5b"])
+    assert res.exit_code == 2 and "offline-model-1-5b" in res.output

@@ -336,25 +336,27 @@ class LlamaCppEngine(EngineBase):
     # ---- loading ------------------------------------------------------------------------------
     @classmethod
     def load(cls, spec: str, **options) -> tuple["LlamaCppEngine", str]:
-        """(engine, fingerprint) for ``default`` (the offline bundle's GGUF, assembled on first
-        use; no bf16 conversion) or a path to a ``.gguf`` file (its HF tokenizer is read from the
+        """(engine, fingerprint) for ``default`` or another registered offline model (its bundle's
+        GGUF, assembled on first use; no bf16 conversion) or a path to a ``.gguf`` file (its HF tokenizer is read from the
         GGUF itself, or from a tokenizer folder beside it)."""
-        from ..model import DEFAULT_ALIASES, DEFAULT_NAME, GGUF_SHA256, ModelUnavailableError, bf16_cache_path, ensure_gguf
+        from ..model import ModelUnavailableError, bf16_cache_path, ensure_gguf, known_model_specs, offline_model
         from .probe import probe_llama_cpp
 
         ensure_llama_cpp()
-        if spec in DEFAULT_ALIASES:
+        bundle = offline_model(spec)
+        if bundle is not None:
             try:
-                gguf = ensure_gguf()
+                gguf = ensure_gguf(bundle=bundle)
             except ModelUnavailableError as e:
                 raise EngineError(str(e)) from e
-            name, fingerprint = DEFAULT_NAME, f"{DEFAULT_NAME}:{GGUF_SHA256[:12]}:gguf"
-            folder = bf16_cache_path()
+            name, fingerprint = bundle.name, f"{bundle.name}:{bundle.gguf_sha256[:12]}:gguf"
+            folder = bf16_cache_path(bundle=bundle)
             tokenizer = load_tokenizer(gguf, folder if (folder / "tokenizer.json").is_file() else None)
         else:
             gguf = Path(spec).expanduser()
             if gguf.suffix != ".gguf" or not gguf.is_file():
-                raise EngineError(f"llama.cpp engine: model spec {spec!r} is neither 'default' nor a .gguf file")
+                raise EngineError(f"llama.cpp engine: model spec {spec!r} is neither a registered offline model "
+                                  f"({', '.join(known_model_specs())}) nor a .gguf file")
             digest = hashlib.sha256(f"{gguf.name}:{gguf.stat().st_size}".encode()).hexdigest()
             name, fingerprint = gguf.stem, f"{gguf.stem}:{digest[:12]}:gguf"
             tokenizer = load_tokenizer(gguf, gguf.parent if (gguf.parent / "tokenizer.json").is_file() else None)
@@ -393,9 +395,9 @@ def load_tokenizer(gguf: Path, folder: Path | None):
     """The model's HF tokenizer (with its chat template): from a saved folder when there is one
     (1 s), else converted from the GGUF by transformers (~12 s on 2 cores)."""
     if folder is not None:
-        from ..model import _load_tokenizer
+        from ..model import load_tokenizer_folder
 
-        return _load_tokenizer(folder)
+        return load_tokenizer_folder(folder)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

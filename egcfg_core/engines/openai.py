@@ -164,23 +164,24 @@ def load_tokenizer(spec: str):
         from . import load_factory
 
         return load_factory(spec)()[1]
-    if spec in m.DEFAULT_ALIASES:
+    bundle = m.offline_model(spec)
+    if bundle is not None:
         env = os.environ.get("EGCFG_MODEL", "").strip()
-        if env and env not in m.DEFAULT_ALIASES:
+        if spec == "default" and env and env not in m.DEFAULT_ALIASES:
             return load_tokenizer(env)
-        folder = m.bf16_cache_path()
-        if m._is_complete_model_dir(folder):
-            return m._load_tokenizer(folder)
+        folder = m.bf16_cache_path(bundle=bundle)
+        if m.is_converted_model_dir(folder):
+            return m.load_tokenizer_folder(folder)
         try:
-            gguf = m.ensure_gguf()
+            gguf = m.ensure_gguf(bundle=bundle)
         except m.ModelUnavailableError:
-            return _hub_tokenizer(m.HUB_ID)
+            return _hub_tokenizer(bundle.hub_id)
         return _gguf_tokenizer(gguf)
     path = Path(spec).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return _gguf_tokenizer(path)
     if path.is_dir():
-        return m._load_tokenizer(path)
+        return m.load_tokenizer_folder(path)
     return _hub_tokenizer(spec)
 
 
