@@ -143,6 +143,8 @@ def _unlogged(*types: type[BaseException]):
 
 def sweep_cmd(
     config: Path = typer.Option(None, "--config", "-c", help="sweep config (TOML or YAML)"),
+    preset: str = typer.Option(None, help="a named configuration under the config and the options: paper "
+                               "(the EG-CFG authors' settings, docs/PAPER_PRESET.md)"),
     db: Path = typer.Option(Path("runs/egcfg.duckdb"), help=DB_HELP),
     benchmark: str = typer.Option(None, help="override data.benchmark"),
     tasks: str = typer.Option(None, help="override data.tasks, e.g. 0-9, 11,12, first:20, all"),
@@ -184,7 +186,7 @@ def sweep_cmd(
                  "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
                  "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks}
     try:
-        cfg = load_config(config, {**overrides, **decode_overrides(decode)})
+        cfg = load_config(config, {**overrides, **decode_overrides(decode)}, preset=preset)
     except ConfigError as e:
         raise fail(f"bad config: {e}")
     with _quiet_prefect():

@@ -26,17 +26,21 @@ BASELINE = AgentConfig(t=0.0, gamma=0.0, s=0, d=0)
 def agent_grid(ts: Iterable[float] = (0.7, 1.0), gammas: Iterable[float] = (0.5, 1.0, 3.0),
                ss: Iterable[int] = (3,), ds: Iterable[int] = (2, 3), *, baseline: bool = True,
                sample_ts: Iterable[float] = (), sample_n: int = 0,
-               prompts: Iterable[str] = ("default",)) -> list[AgentConfig]:
-    """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given; then
-    ``sample_n`` samplers per temperature in ``sample_ts`` (the no-guidance ablation).  With
-    several prompt variants the whole grid comes once per variant, in the order given."""
+               prompts: Iterable[str] = ("default",), gamma_inner: bool = False) -> list[AgentConfig]:
+    """The γ = 0 greedy agent, then every (γ, t, d, s) combination, γ in the order given (γ the
+    outer loop; ``gamma_inner``: the inner one, so each (t, d, s) agent tries its γ values in
+    turn, the paper's schedule); then ``sample_n`` samplers per temperature in ``sample_ts`` (the
+    no-guidance ablation).  With several prompt variants the whole grid comes once per variant, in
+    the order given."""
     gammas, ts, ss, ds, sample_ts = (tuple(x) for x in (gammas, ts, ss, ds, sample_ts))
     grid: list[AgentConfig] = []
     for prompt in dict.fromkeys(prompts):
         check_variant(prompt)
         if baseline:
             grid.append(dataclasses.replace(BASELINE, prompt=prompt))
-        for gamma, t, d, s in itertools.product(gammas, ts, ds, ss):
+        combos = (((g, t, d, s) for t, d, s, g in itertools.product(ts, ds, ss, gammas)) if gamma_inner
+                  else itertools.product(gammas, ts, ds, ss))
+        for gamma, t, d, s in combos:
             if gamma == 0:
                 continue
             if t < 0 or s < 1 or d < 1:

@@ -7,6 +7,7 @@
     [grid]    t = [0.7, 1.0]; gamma = [0.5, 1.0, 3.0]; s = [3]; d = [2, 3]; baseline = true
               sample_t = [0.7]; sample_n = 0   (samplers: the no-guidance ablation, see agents.py)
               prompt = ["default"]   (prompt variants, prompts.PROMPT_VARIANTS: "default", "long-code")
+              gamma_inner = false    (true: each (t, d, s) agent tries its γ values in turn)
     [decode]  any DecodeSettings field (max_new_tokens, plausibility_alpha, seed, ...)
     [run]     agent_workers = 1; problem_workers = 1; dask_address = ""; line_tasks = false;
               fewshot = "auto"; prompt_style = "auto"; problem_retries = 1; eval_timeout_s = 10.0;
@@ -59,6 +60,7 @@ class SweepConfig:
     sample_t: tuple[float, ...] = ()
     sample_n: int = 0
     prompt: tuple[str, ...] = ("default",)
+    gamma_inner: bool = False  # each (t, d, s) agent tries its γ values in turn (the paper's schedule)
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     agent_workers: int = 1
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
@@ -72,7 +74,8 @@ class SweepConfig:
 
     def grid(self) -> list[AgentConfig]:
         return agent_grid(self.t, self.gamma, self.s, self.d, baseline=self.baseline,
-                          sample_ts=self.sample_t, sample_n=self.sample_n, prompts=self.prompt)
+                          sample_ts=self.sample_t, sample_n=self.sample_n, prompts=self.prompt,
+                          gamma_inner=self.gamma_inner)
 
     def prompting(self) -> tuple[bool, str]:
         """(MBPP's few-shot turns first?, prompt style) of this run, "auto" resolved for its
@@ -111,6 +114,8 @@ class SweepConfig:
             d.pop("sample_n")
         if self.prompt == ("default",):  # likewise runs of the default prompt alone
             d.pop("prompt")
+        if not self.gamma_inner:  # and runs in the γ-first order every run had before
+            d.pop("gamma_inner")
         # what the problems show the model comes from our parsers (HumanEval's visible tests are
         # parsed from docstrings): their version is part of the id, so a run made with another
         # parse is another run; version 1 (the parser of the first recorded ids) is left out
@@ -147,7 +152,8 @@ _SECTIONS = {
     "model": {"spec": "model", "engine": "engine"},
     "data": {"benchmark": "benchmark", "tasks": "tasks", "data_dir": "data_dir"},
     "grid": {"t": "t", "gamma": "gamma", "s": "s", "d": "d", "baseline": "baseline",
-             "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt"},
+             "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt",
+             "gamma_inner": "gamma_inner"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
             "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot",
             "prompt_style": "prompt_style", "problem_retries": "problem_retries",
@@ -157,7 +163,8 @@ _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # DecodeSettings fields added after run ids were first recorded (issue 10), at the values every run
 # had before them: left out of the run id at these values, so those runs keep their ids (and a
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
-LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0}
+LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0,
+                 "drafts_to_end": False}
 # the prompt style of every run before styles existed: left out of the run id (those runs keep
 # their ids; a stored config without the key was made with it: SweepConfig.from_semantic)
 LEGACY_PROMPT_STYLE = "describe"
@@ -375,7 +382,8 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
     for key in ("fewshot", "prompt_style"):  # checked below, with the benchmark (prompting())
         if key in flat:
             cfg[key] = flat[key]
-    for key, name in (("baseline", "grid.baseline"), ("line_tasks", "run.line_tasks"),
+    for key, name in (("baseline", "grid.baseline"), ("gamma_inner", "grid.gamma_inner"),
+                      ("line_tasks", "run.line_tasks"),
                       ("reuse_greedy", "run.reuse_greedy")):
         if key in flat:
             if not isinstance(flat[key], bool):
@@ -400,6 +408,28 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
     return out
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> SweepConfig:
-    """Read a TOML/YAML sweep config (optional) and apply CLI overrides; ConfigError on bad values."""
-    return build_config(_read(Path(path)) if path else {}, overrides)
+# Named configurations shipped with the package (``egcfg sweep --preset NAME``): a base that a
+# config file and the CLI's overrides refine (docs/PAPER_PRESET.md for "paper")
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                preset: str | None = None) -> SweepConfig:
+    """Read a TOML/YAML sweep config (optional) over a preset (optional: its fields first, the
+    file's replace them field by field) and apply CLI overrides; ConfigError on bad values."""
+    data: dict[str, Any] = {}
+    if preset:
+        if preset not in presets():
+            raise ConfigError(f"unknown preset {preset!r} (known: {', '.join(presets())})")
+        data = _read(PRESETS_DIR / f"{preset}.toml")
+    if path:
+        for section, body in _read(Path(path)).items():
+            if isinstance(body, dict) and isinstance(data.get(section), dict):
+                data[section] = {**data[section], **body}
+            else:
+                data[section] = body
+    return build_config(data, overrides)

@@ -58,7 +58,7 @@ class DecodeSettings:
     exec_timeout_s: float = 2.0  # per traced candidate execution
     test_timeout_s: float = 5.0  # per visible-test run of a finished attempt
     exec_workers: int = 2  # concurrent sandboxed executions
-    signal_max_chars: int = 2000  # ~600 tokens: the p_dyn prefill is a large share of each line
+    signal_max_chars: int = 2000  # ~600 tokens: the p_dyn prefill is a large share of each line; 0 = no limit
     plausibility_alpha: float = 0.05  # keep tokens with p_uncond >= alpha * max p_uncond; 0 = off
     plausibility_top_k: int = 0
     record_topk: int = 5
@@ -72,6 +72,9 @@ class DecodeSettings:
     # a line whose greedy tokens all have unguided probability >= this is written unguided without
     # exploring (found by decoding it on a fork of p_sol, abandoned at the first token below); 0 = off
     skip_confident: float = 0.0
+    # issue 29 (the paper preset): drafts run on to the end of the function (the closing fence,
+    # EOS or max_new_tokens) whatever d is, as the authors' local code does; d still names the agent
+    drafts_to_end: bool = False
 
 
 @dataclass
@@ -214,14 +217,14 @@ class Attempt:
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
     def explore(self, sol, prefix: str, line_index: int) -> list[CandidateRecord]:
         a, st = self.agent, self.settings
-        rows = self.lm.sample(sol, n=a.s, temperature=a.t, top_p=st.top_p, lines=a.d,
-                              max_new_tokens=a.d * st.candidate_tokens_per_line,
+        lines, cap = (st.max_lines, st.max_new_tokens) if st.drafts_to_end else (a.d, a.d * st.candidate_tokens_per_line)
+        rows = self.lm.sample(sol, n=a.s, temperature=a.t, top_p=st.top_p, lines=lines, max_new_tokens=cap,
                               seed=line_seed(st.seed, self.problem.task_id, a, line_index))
         compute.add(sampled_tokens=sum(map(len, rows)))
         cands, seen = [], {}
         for j, row in enumerate(rows):
             raw = self.lm.decode(row)
-            raw = "\n".join(raw.split("\n")[: a.d]) + ("\n" if raw.count("\n") >= a.d else "")
+            raw = "\n".join(raw.split("\n")[:lines]) + ("\n" if raw.count("\n") >= lines else "")
             exe = extract_executable(prefix + raw.split(FENCE, 1)[0])
             dup = seen.get(exe) if exe is not None else None
             if exe is not None and dup is None:

@@ -44,11 +44,23 @@ LONG_CODE_INSTRUCTION = (
 #               Qwen2.5-Coder model card's figures): the task's prompt code in a fence, asked for a
 #               self-contained script; no system message of ours (the chat template's default),
 #               and the assistant turn opens with evalplus's response prefix before the code fence
-PROMPT_STYLES = ("describe", "evalplus")
+#   "paper"     the EG-CFG authors' prompt (docs/PAPER_PRESET.md): DeepSeek-Coder's raw
+#               "### Instruction:" / "### Response:" text, no chat template; MBPP's 3 examples as
+#               ">>> Problem:" / ">>> Test Cases:" / ">>> Code:" blocks, then the task the same way;
+#               p_dyn puts the signal just before "### Response:"
+PROMPT_STYLES = ("describe", "evalplus", "paper")
 EVALPLUS_INSTRUCTION = ("Please provide a self-contained Python script that solves the following problem "
                         "in a markdown code block:")
 EVALPLUS_RESPONSE = ("Below is a Python script with a self-contained function that solves the problem "
                      "and passes corresponding tests:")
+
+# the "paper" style's frame (our wording of its system line; the markers are DeepSeek-Coder's)
+PAPER_SYSTEM = ("You are an AI programming assistant. You answer questions about computer science "
+                "and write Python code.")
+PAPER_FEWSHOT_INTRO = ("Please refer the given examples and generate a python function for my problem.\n"
+                       "Examples are listed as follows:\n")
+PAPER_LONG_CODE_INTRO = "Write a Python function that satisfies the following test cases:"
+PAPER_RESPONSE = "\n### Response:\n"
 
 # What "auto" means per benchmark: (MBPP's 3 few-shot turns first?, prompt style).  MBPP keeps its
 # standard 3-shot prompt (measured: 13/40 greedy on MBPP 11-50 with the shots, 10/40 without);
@@ -75,8 +87,8 @@ def prompting(benchmark: str, fewshot: bool | str = "auto", style: str = "auto")
     if style != "auto" and style not in PROMPT_STYLES:
         raise ValueError(f"prompt_style: {style!r} is not one of auto, {', '.join(PROMPT_STYLES)}")
     style = auto_style if style == "auto" else style
-    if style == "evalplus" and benchmark == "codecontests":
-        raise ValueError("prompt_style: \"evalplus\" asks for a function; CodeContests tasks are programs "
+    if style in ("evalplus", "paper") and benchmark == "codecontests":
+        raise ValueError(f"prompt_style: \"{style}\" asks for a function; CodeContests tasks are programs "
                          "(use \"describe\")")
     return (auto_fewshot if fewshot == "auto" else fewshot), style
 
@@ -164,6 +176,8 @@ def build_prompt(problem: Problem, tokenizer, fewshot: Sequence[dict] | None = N
     function tasks only) are MBPP's in the "describe" form whatever the style.  ``variant``
     (:data:`PROMPT_VARIANTS`) changes only the task's own message, so each variant has its own
     prompt head."""
+    if style == "paper":
+        return paper_prompt(problem, fewshot, variant)
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("the tokenizer has no chat template; EG-CFG needs an instruct model with one")
     messages = prompt_messages(problem, fewshot, variant, style)
@@ -173,6 +187,36 @@ def build_prompt(problem: Problem, tokenizer, fewshot: Sequence[dict] | None = N
         raise ValueError("the chat template altered the task message; cannot place the signal slot")
     head, tail = text.split(_MARKER)
     return PromptParts(head=head, tail=tail + assistant_opening(style))
+
+
+def _paper_block(text: str, tests: Sequence[str]) -> str:
+    return f">>> Problem:\n{text.strip()}\n>>> Test Cases:\n" + "\n".join(t.strip() for t in tests) + "\n"
+
+
+def paper_prompt(problem: Problem, fewshot: Sequence[dict] | None = None,
+                 variant: str = "default") -> PromptParts:
+    """The "paper" style (no chat template): the system line, "### Instruction:", MBPP's examples
+    (when ``fewshot``; the "long-code" variant has none, as in the authors' long-code prompt), the
+    task as ">>> Problem:" and ">>> Test Cases:" (its visible tests), then "### Response:" and the
+    opened fence.  The head ends after the task (and the long-code rules), so p_dyn's signal goes
+    just before "### Response:", where the authors put it."""
+    check_variant(variant)
+    if problem.kind != "function":
+        raise ValueError(f"{problem.task_id}: the paper prompt style asks for a function, not a program")
+    tests = [t.source.strip() for t in problem.visible_tests]
+    head = f"{PAPER_SYSTEM}\n### Instruction:\n"
+    if variant == "long-code":
+        head += (f"{problem.description.strip()}\n\n{PAPER_LONG_CODE_INTRO}\n>>> Test Cases:\n"
+                 + "\n".join(tests) + f"\n\n{LONG_CODE_INSTRUCTION}\n")
+    else:
+        if fewshot:
+            head += PAPER_FEWSHOT_INTRO
+            for n, ex in enumerate(fewshot, 1):
+                head += (f"- Example {n}:\n" + _paper_block(ex["text"], ex["test_list"])
+                         + f"\n>>> Code:\n{CODE_FENCE}{ex['code'].strip()}\n```\n\n")
+            head += "Here is my problem:\n"
+        head += _paper_block(problem.description, tests)
+    return PromptParts(head=head, tail=PAPER_RESPONSE + CODE_FENCE)
 
 
 def prompt_messages(problem: Problem, fewshot: Sequence[dict] | None = None, variant: str = "default",
@@ -208,7 +252,7 @@ def _numbered(code: str) -> str:
     return "\n".join(f"{i:>3}| {line}" for i, line in enumerate(code.rstrip("\n").split("\n"), 1))
 
 
-SIGNAL_FORMATS = ("v1", "v2")
+SIGNAL_FORMATS = ("v1", "v2", "paper")
 
 
 def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCase], *,
@@ -221,13 +265,18 @@ def render_signal(candidates: Sequence[CandidateRecord], tests: Sequence[TestCas
     each execution's bounded trace; whole drafts while they fit in ``max_chars``.  "v2" (see
     ``_render_signal_v2``): ``prefix`` (the code so far) once, then the drafts' new lines only,
     sorted by visible tests passed with the best LAST, each test as call / expected / actual;
-    the candidates whose index is in ``complete`` (whole functions) are labelled so.
+    the candidates whose index is in ``complete`` (whole functions) are labelled so.  "paper"
+    (``render_signal_paper``): every draft x every test as function / invocation / step-by-step
+    trace, no verdicts.  ``max_chars`` 0 = no limit.
     """
     if format not in SIGNAL_FORMATS:
         raise ValueError(f"signal format must be one of {', '.join(SIGNAL_FORMATS)}, got {format!r}")
     ran = [c for c in candidates if c.executable is not None and c.duplicate_of is None and c.executions]
     if not ran:
         return ""
+    if format == "paper":
+        return render_signal_paper(ran, tests, max_chars=max_chars)
+    max_chars = max_chars or 10**9  # 0 = no limit
     if format == "v2":
         return _render_signal_v2(ran, tests, prefix, max_chars=max_chars, trace_chars=trace_chars,
                                  complete=frozenset(complete))
@@ -398,3 +447,37 @@ def _render_signal_v2(ran: Sequence[CandidateRecord], tests: Sequence[TestCase],
         block += f"\n[{len(drafts) - len(kept)} worse drafts not shown]"
     block += "".join(kept)
     return block[:limit] + "\n"
+
+
+# ---- signal format "paper": the authors' layout (docs/PAPER_PRESET.md) -------------------------
+
+PAPER_SIGNAL_INTRO = (
+    "\n### Runtime Behavior for Candidate Continuations\n"
+    "Below are execution traces of the function in your response, each completed with one of several "
+    "possible continuations and run on the test cases above. Each entry holds a candidate version of the "
+    "function, the invocation it was run with, and the step-by-step execution trace of that invocation "
+    "(the local variables and their types before each step, and the values returned).\n"
+    "Use these runtime signals to write a correct solution.\n"
+)
+
+
+def render_signal_paper(ran: Sequence[CandidateRecord], tests: Sequence[TestCase], *, max_chars: int = 0) -> str:
+    """Every executed draft (in sampling order) x every visible test it ran on (in test order):
+    "# Function:" (the draft made runnable), "# Invocation:" (the bare call, no expected value),
+    "# Execution Trace:" (``tracing.render_trace_steps``).  No verdicts.  ``max_chars`` 0: no limit
+    (the paper's); else the block is cut there."""
+    from .tracing import render_trace_steps
+
+    entries = []
+    for cand in ran:
+        for ex in sorted(cand.executions, key=lambda e: e.test_index):
+            test = tests[ex.test_index] if ex.test_index < len(tests) else None
+            trace = ex.trace or {}
+            call = (test.call.strip() if test and test.call else "") or str(trace.get("invocation") or "")
+            steps = render_trace_steps(trace, cand.executable or "") if trace else f"{ex.status}: {ex.error}"
+            entries.append(f"\n# Function:\n{(cand.executable or '').rstrip()}\n\n# Invocation:\n{call}\n\n"
+                           f"# Execution Trace:\n{steps}\n")
+    block = PAPER_SIGNAL_INTRO + "\n" + "\n".join(entries)
+    if max_chars and len(block) > max_chars:
+        block = block[: max(0, max_chars - 7)] + "\n[cut]\n"
+    return block

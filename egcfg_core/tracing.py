@@ -252,4 +252,87 @@ def render_trace(trace: dict, *, max_steps: int = 40, max_repr: int = 60, max_ch
     return text
 
 
-__all__ = ["TraceResult", "render_trace", "run_tests", "run_traced"]
+def type_of_repr(r: str) -> str:
+    """The type name a value's repr shows (the trace stores reprs, not types): int, float, bool,
+    NoneType, str, bytes, list, tuple, dict, set, or "object" for anything else."""
+    r = r.strip()
+    if r in ("True", "False"):
+        return "bool"
+    if r == "None":
+        return "NoneType"
+    if re.fullmatch(r"-?\d+", r) or r.startswith("<int with"):
+        return "int"
+    if re.fullmatch(r"-?(\d+\.\d*|\.\d+|\d+)(e[-+]?\d+)?|-?inf|nan", r):
+        return "float"
+    if r[:1] in ("'", '"'):
+        return "str"
+    if r[:2] in ("b'", 'b"'):
+        return "bytes"
+    if r[:1] == "[":
+        return "list"
+    if r[:1] == "(":
+        return "tuple"
+    if r[:1] == "{":
+        return "dict" if (":" in r or r == "{}") else "set"
+    if r.startswith(("set(", "frozenset(")):
+        return r.split("(", 1)[0]
+    return "object"
+
+
+def render_trace_steps(trace: dict, code: str) -> str:
+    """The paper's trace layout (docs/PAPER_PRESET.md): one step per call, executed line, return
+    and exception of the candidate's functions, each line's source shown as written, preceded by
+    the frame's local variables and their types at that point (``=`` per call depth); a return
+    shows its value.  Not bounded (the signal is not, in the paper's configuration); values are
+    the harness's bounded reprs.  Module-level steps are not traced by our harness."""
+    src = code.split("\n")
+    text = lambda ln: src[ln - 1] if isinstance(ln, int) and 0 < ln <= len(src) else f"<line {ln}>"  # noqa: E731
+    out: list[str] = []
+    frames: list[dict[str, str]] = []  # locals of each open call, innermost last
+    last_ln: list[int | None] = []
+
+    def state(depth: int) -> str:
+        loc = frames[-1] if frames else {}
+        names = ", ".join(f"{k!r}: {v}" for k, v in loc.items())
+        types = ", ".join(f"{k!r}: {type_of_repr(v)!r}" for k, v in loc.items())
+        return f"{'=' * max(1, min(depth, 5))} {{{names}}} , {{{types}}}"
+
+    for ev in trace.get("events") or []:
+        t, d = ev.get("t"), int(ev.get("d") or 1)
+        if d < 1 and t != "gap":
+            continue  # the module level
+        if t == "call":
+            frames.append(dict(ev.get("args") or {}))
+            last_ln.append(ev.get("ln"))
+            out += [state(d), f"CALL: {text(ev.get('ln'))}"]
+        elif t == "line":
+            if not frames:
+                frames.append({})
+                last_ln.append(None)
+            out += [state(d), f"LINE: {text(ev.get('ln'))}"]
+            frames[-1].update(ev.get("vars") or {})
+            last_ln[-1] = ev.get("ln")
+        elif t == "exception":
+            out += [state(d), f"EXCEPTION: {text(ev.get('ln'))}",
+                    f"Return Value: {ev.get('type')}: {ev.get('msg') or ''}".rstrip(": ")]
+        elif t in ("return", "raise"):
+            ln = last_ln[-1] if last_ln else None
+            out += [state(d), f"RETURN: {text(ln)}"]
+            if t == "return":
+                out.append(f"Return Value: {ev.get('value')}")
+            if frames:
+                frames.pop()
+                last_ln.pop()
+        elif t == "gap":
+            out.append(f"... {ev.get('n')} steps not recorded")
+    exc = trace.get("exception")
+    bare_call_verdict = bool(exc) and exc.get("where") == "test" and exc.get("type") == "AssertionError"
+    if exc and not bare_call_verdict and not any(
+            e.get("t") == "exception" for e in (trace.get("events") or [])[-3:]):
+        out.append(f"EXCEPTION: {exc.get('type')}: {exc.get('msg') or ''}".rstrip(": "))
+    if trace.get("status") == "timeout":
+        out.append("TIMEOUT")
+    return "\n".join(out)
+
+
+__all__ = ["TraceResult", "render_trace", "render_trace_steps", "run_tests", "run_traced", "type_of_repr"]
