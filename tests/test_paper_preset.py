@@ -2,6 +2,8 @@
 and the preset itself as a named configuration."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from egcfg_core.agents import agent_grid
@@ -185,3 +187,34 @@ def test_new_settings_leave_existing_run_ids_alone():
     sem = cfg.semantic()
     assert "gamma_inner" not in sem and "drafts_to_end" not in sem["decode"]
     assert cfg.run_id() == "3fd7a0a14555"  # the committed MBPP-500 EG-CFG run
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_paper_preset_sweeps_end_to_end_with_the_tiny_model(prefect_harness, data_dir, tmp_path):
+    """The preset through sweep_flow into the store: its grid order, its prompt (no chat template),
+    and every stored signal in its format."""
+    import duckdb
+
+    from flows.sweep import sweep_flow
+
+    cfg = load_config(None, dict(model="factory:tests.tiny:tiny_model", benchmark="mbpp", tasks="11",
+                                 data_dir=str(data_dir), t=[0.7], d=[2], prompt=["default"], max_new_tokens=24,
+                                 gamma=[0.5, 1.0]), preset="paper")
+    db = tmp_path / "paper.duckdb"
+    status = sweep_flow(config=cfg, db=str(db))
+    assert (status["done"], status["failed"]) == (1, 0)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT agent_name FROM attempts ORDER BY agent_index").fetchall()]
+        signals = [r[0] for r in con.execute("SELECT signal_text FROM lines WHERE signal_text <> ''").fetchall()]
+        n_lines = con.execute("SELECT count(*) FROM lines").fetchone()[0]
+        n_cands = con.execute("SELECT count(*) FROM candidates").fetchone()[0]
+        n_runs = con.execute("SELECT count(*) FROM executions").fetchone()[0]
+        stored = json.loads(con.execute("SELECT config::VARCHAR FROM runs").fetchone()[0])
+    finally:
+        con.close()
+    assert names[0] == "greedy" and names[1:] == ["t0.7_g0.5_s3_d2", "t0.7_g1_s3_d2"][: len(names) - 1]
+    assert n_lines > 0 and all(s.startswith(PAPER_SIGNAL_INTRO) for s in signals)
+    if len(names) > 1:  # the guided agent explored with the preset's s = 3 on every line (no skip rules)
+        assert n_cands >= 3
+    assert stored["prompt_style"] == "paper" and stored["decode"]["signal_format"] == "paper"
