@@ -30,16 +30,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from egcfg_core.config import build_config  # noqa: E402
-from egcfg_core.decoding import Attempt, Head  # noqa: E402
-from egcfg_core.prompts import build_prompt  # noqa: E402
-from egcfg_core.records import AgentConfig  # noqa: E402
+from egcfg_core.config import build_config
+from egcfg_core.decoding import Attempt, Head
+from egcfg_core.prompts import build_prompt
+from egcfg_core.records import AgentConfig
 
 STAGES = ("sample_s", "execute_s", "prefill_s", "decode_s", "test_s")
 

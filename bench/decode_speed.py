@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from egcfg_core.decoding import Attempt, DecodeSettings, Head  # noqa: E402
-from egcfg_core.guidance import PlausibilityMask, cfg_logprobs  # noqa: E402
-from egcfg_core.naive import naive_token  # noqa: E402
-from egcfg_core.prompts import build_prompt  # noqa: E402
-from egcfg_core.records import AgentConfig  # noqa: E402
-from egcfg_core.engines.transformers import TransformersEngine  # noqa: E402
+from egcfg_core.decoding import Attempt, DecodeSettings, Head
+from egcfg_core.guidance import PlausibilityMask, cfg_logprobs
+from egcfg_core.naive import naive_token
+from egcfg_core.prompts import build_prompt
+from egcfg_core.records import AgentConfig
+from egcfg_core.engines.transformers import TransformersEngine
 
 
 def load(spec: str) -> TransformersEngine:

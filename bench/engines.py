@@ -24,16 +24,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from egcfg_core.agents import agent_grid, solve  # noqa: E402
-from egcfg_core.decoding import DecodeSettings  # noqa: E402
-from egcfg_core.engines import ENGINES, EngineError, load_engine  # noqa: E402
-from egcfg_core.evaluation import evaluate  # noqa: E402
-from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection  # noqa: E402
-from egcfg_core.prompts import prompting  # noqa: E402
+from egcfg_core.agents import agent_grid, solve
+from egcfg_core.decoding import DecodeSettings
+from egcfg_core.engines import ENGINES, EngineError, load_engine
+from egcfg_core.evaluation import evaluate
+from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection
+from egcfg_core.prompts import prompting
 
 
 def engine_options_from(path: str | None) -> dict:

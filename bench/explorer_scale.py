@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports.explorer import write_explorer  # noqa: E402
-from storage import Store  # noqa: E402
+from reports.explorer import write_explorer
+from storage import Store
 from tests.test_report import CONFIG, RUN_A, ev, solve_p2  # noqa: E402  (the report tests' records)
 
 

@@ -21,16 +21,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from egcfg_core.agents import agent_grid, solve  # noqa: E402
-from egcfg_core.decoding import DecodeSettings  # noqa: E402
-from egcfg_core.engines import EngineError, load_engine  # noqa: E402
-from egcfg_core.evaluation import evaluate  # noqa: E402
-from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection  # noqa: E402
-from egcfg_core.prompts import build_prompt, prompting  # noqa: E402
+from egcfg_core.agents import agent_grid, solve
+from egcfg_core.decoding import DecodeSettings
+from egcfg_core.engines import EngineError, load_engine
+from egcfg_core.evaluation import evaluate
+from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection
+from egcfg_core.prompts import build_prompt, prompting
 
 
 def speed(lm, ids: list[int], n_decode: int, repeat: int) -> tuple[float, float]:
@@ -38,13 +36,11 @@ def speed(lm, ids: list[int], n_decode: int, repeat: int) -> tuple[float, float]
     best_p = best_d = 0.0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        stream = lm.start(ids)
-        logits = lm.extend(stream, ids[-1:]) if False else None  # start() prefills (engine protocol)
+        stream = lm.start(ids[:-1])
+        logits = lm.extend(stream, ids[-1:])
         t1 = time.perf_counter()
-        tok = ids[-1]
         for _ in range(n_decode):
-            logits = lm.step(stream, tok)
-            tok = int(logits.argmax())
+            logits = lm.step(stream, int(logits.argmax()))
         t2 = time.perf_counter()
         lm.release(stream)
         best_p = max(best_p, len(ids) / (t1 - t0))
@@ -90,13 +86,15 @@ def main() -> None:
 
     acc = {k: {"prefill": 0.0, "decode": 0.0, "greedy_s": 0.0, "guided_s": 0.0, "n": 0, "passed": 0}
            for k in loaded}
+    prompt_ids = {}
     for key, lm in loaded.items():
-        head = build_prompt(problems[0], lm.tokenizer, fewshot=fewshot, style=style).p_sol()
-        ids = lm.encode(head)
-        ids = (ids * (args.prefill_tokens // len(ids) + 1))[: args.prefill_tokens]
-        acc[key]["prefill"], acc[key]["decode"] = speed(lm, ids, args.decode_tokens, args.repeat)
-        print(f"  {key[0]} {key[1]}: prefill {acc[key]['prefill']:.0f} tok/s, decode {acc[key]['decode']:.1f} tok/s",
-              flush=True)
+        ids = lm.encode(build_prompt(problems[0], lm.tokenizer, fewshot=fewshot, style=style).p_sol())
+        prompt_ids[key] = (ids * (args.prefill_tokens // len(ids) + 1))[: args.prefill_tokens]
+    for r in range(args.repeat):  # rounds interleave the models: best of the rounds per model
+        for key, lm in loaded.items():
+            p, d = speed(lm, prompt_ids[key], args.decode_tokens, 1)
+            acc[key]["prefill"], acc[key]["decode"] = max(acc[key]["prefill"], p), max(acc[key]["decode"], d)
+            print(f"  round {r + 1} {key[0]} {key[1]}: prefill {p:.0f} tok/s, decode {d:.1f} tok/s", flush=True)
     for p in problems:
         for key, lm in loaded.items():  # interleaved: the same load hits every model
             rec = solve(p, lm, greedy, settings=settings, fewshot=fewshot, prompt_style=style)

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from egcfg_core.records import TestCase  # noqa: E402
-from egcfg_core.sandbox import SandboxPool  # noqa: E402
-from egcfg_core.tracing import render_trace, run_traced  # noqa: E402
+from egcfg_core.records import TestCase
+from egcfg_core.sandbox import SandboxPool
+from egcfg_core.tracing import render_trace, run_traced
 
 # MBPP-sized programs (a few lines, a loop or two) with one visible test each
 PROGRAMS = [

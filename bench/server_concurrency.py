@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def per_token(base_url: str, data_dir: str, tokens: int) -> dict:

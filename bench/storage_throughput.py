@@ -12,18 +12,16 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from egcfg_core.records import (  # noqa: E402
+from egcfg_core.records import (
     AgentConfig, AttemptRecord, CandidateRecord, ExecutionRecord, LineRecord, Problem,
     SolveRecord, TestCase, TestOutcome, TokenDecision,
 )
-from storage import Store, config_hash  # noqa: E402
+from storage import Store, config_hash
 
 GAMMAS = (0.0, 0.5, 1.0, 3.0)
 TOKENS_PER_LINE, TOPK, S, TESTS = 12, 5, 3, 3

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from .common import DATA_DIR_HELP, console, default_data_dir, fail
-from .pipeline import DB_HELP, _quiet_prefect, interrupted
+from .pipeline import DB_HELP, quiet_prefect, interrupted
 
 
 def evaluate_cmd(
@@ -43,7 +43,7 @@ def evaluate_cmd(
     except (ReportError, StoreError, duckdb.Error) as e:
         raise fail(str(e))
     dd = data_dir or default_data_dir()
-    with _quiet_prefect():
+    with quiet_prefect():
         from flows.evaluate import evaluate_flow
 
         try:

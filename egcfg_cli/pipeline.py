@@ -19,7 +19,7 @@ DB_HELP = "DuckDB store file (one per worker/shard)"
 
 
 @contextmanager
-def _quiet_prefect():
+def quiet_prefect():
     """Quiet, offline Prefect with the flow heartbeat off (it costs ~1 s per sync flow), talking
     to the user's API server or to a private one out of reach of the terminal's Ctrl-C.  The
     terminal shows Prefect's warnings only; the flow runs' INFO logs still reach the API."""
@@ -189,7 +189,7 @@ def sweep_cmd(
         cfg = load_config(config, {**overrides, **decode_overrides(decode)}, preset=preset)
     except ConfigError as e:
         raise fail(f"bad config: {e}")
-    with _quiet_prefect():
+    with quiet_prefect():
         from flows import progress
         from flows.sweep import sweep_flow
 

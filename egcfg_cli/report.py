@@ -22,13 +22,13 @@ def report_cmd(
     """Write a report of a run from the store: pass@1 (hidden and visible), baseline, agents, γ, timings, plots."""
     import duckdb
 
-    from reports.report import PAPERS, ReportError, _infer_format, write_report
+    from reports.report import PAPERS, ReportError, infer_format, write_report
     from storage.store import StoreError
 
     if fmt is None:
         if out.suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
             raise fail(f"--out {out}: expected a .md or .html file (or give --format md|html)")
-        fmt = _infer_format(out)
+        fmt = infer_format(out)
     fmt = fmt.lower()
     if fmt not in ("md", "html"):
         raise fail(f"--format must be md or html, got {fmt!r}")

@@ -37,7 +37,7 @@ from .decoding import DecodeSettings, skip_rules
 from .engines import DEFAULT_ENGINE, EngineError, engine_class, engine_options
 from .problems import BENCHMARKS, PARSER_VERSIONS, parse_task_selection
 from .prompts import PROMPT_VARIANTS, SIGNAL_FORMATS, prompting
-from .records import AgentConfig
+from .records import AgentConfig, config_hash
 
 
 class ConfigError(ValueError):
@@ -144,8 +144,7 @@ class SweepConfig:
         return [attempt_key(semantic, agent) for agent in self.grid()]
 
     def run_id(self) -> str:
-        blob = json.dumps(self.semantic(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return config_hash(self.semantic())
 
 
 _SECTIONS = {

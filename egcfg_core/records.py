@@ -6,6 +6,9 @@ torch, prefect or duckdb.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -82,11 +85,11 @@ class AgentConfig:
 
     @property
     def is_baseline(self) -> bool:
-        return self.gamma == 0.0 and self.t == 0.0
+        return self.gamma == 0.0 and self.t == 0.0  # BASELINE_SQL says the same of a stored row
 
     @property
     def is_sampler(self) -> bool:
-        return self.gamma == 0.0 and self.t > 0.0
+        return self.gamma == 0.0 and self.t > 0.0  # SAMPLER_SQL
 
     @property
     def name(self) -> str:
@@ -210,3 +213,40 @@ class EvaluationRecord:
     benchmark: str
     passed: bool
     tests: list[TestOutcome]
+
+
+# ---- the rules above as SQL conditions on an attempts row (storage and reports use these) ------
+
+
+def baseline_sql(alias: str = "") -> str:
+    """``AgentConfig.is_baseline`` of an attempts row (``alias.`` prefixed when given)."""
+    a = f"{alias}." if alias else ""
+    return f"({a}gamma = 0 AND {a}t = 0)"
+
+
+def sampler_sql(alias: str = "") -> str:
+    """``AgentConfig.is_sampler`` of an attempts row."""
+    a = f"{alias}." if alias else ""
+    return f"({a}gamma = 0 AND {a}t > 0)"
+
+
+# ---- run identity: a run id is the hash of its config (SweepConfig.semantic(), a runs row) -----
+
+
+def canonical_json(config: dict[str, Any]) -> str:
+    """Stable JSON of a config: sorted keys, no spaces. Raises ValueError if not JSON."""
+    if not isinstance(config, dict):
+        raise ValueError(f"a run config must be a dict, got {type(config).__name__}")
+    try:
+        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"run config is not JSON-serialisable: {exc}") from exc
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """The run id of a config: first 12 hex digits of sha256 of its canonical JSON.
+
+    Note 1 and 1.0 are different JSON, so keep config values typed consistently.
+    """
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()[:12]

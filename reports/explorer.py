@@ -35,7 +35,8 @@ from typing import Any, Sequence
 import duckdb
 
 from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
-from reports.report import ReportError, _rows, open_stores, resolve_run
+from egcfg_core.records import baseline_sql
+from reports.report import ReportError, dict_rows, open_stores, resolve_run
 from storage.export import open_parquet
 
 __all__ = ["safe_json", "open_source", "problem_list", "line_source", "problem_data", "write_explorer"]
@@ -99,7 +100,7 @@ LINE_COLS = ("agent_index", "line_index", "prefix", "signal_text", "chosen_text"
 def problem_list(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, Any]]:
     """One row per problem of the run: greedy (visible), the final attempt (its agent, where its
     code came from: ``final_source`` = its code_source), hidden verdict."""
-    rows = _rows(con, f"""
+    rows = dict_rows(con, f"""
         SELECT p.task_id, p.status, p.wall_s, p.error, s.agent_index AS final_agent,
                s.winner_agent_index AS winner, s.passed_hidden,
                fa.agent_name AS final_name, fa.gamma AS final_gamma,
@@ -114,7 +115,7 @@ def problem_list(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, 
         LEFT JOIN attempts fa ON fa.run_id = s.run_id AND fa.task_id = s.task_id
                              AND fa.agent_index = s.agent_index
         LEFT JOIN attempts g ON g.run_id = p.run_id AND g.task_id = p.task_id
-                            AND g.gamma = 0 AND g.t = 0
+                            AND """ + baseline_sql("g") + """
         WHERE p.run_id = ? ORDER BY p.task_id""", [run_id])
     for r in rows:
         guided_final = (r["final_gamma"] or 0) > 0
@@ -188,23 +189,23 @@ def problem_data(con: duckdb.DuckDBPyConnection, run_id: str, task_id: str,
     to ``flip`` (argmax_changed); ``lines_missing`` = the attempt wrote lines that the source does
     not hold (a results export keeps attempts, not lines)."""
     key = [run_id, task_id]
-    prob = _rows(con, "SELECT problem::VARCHAR AS problem, status, error, wall_s FROM problems "
+    prob = dict_rows(con, "SELECT problem::VARCHAR AS problem, status, error, wall_s FROM problems "
                       "WHERE run_id = ? AND task_id = ?", key)
     if not prob:
         return {"task_id": task_id, "missing": True}
     pj = json.loads(prob[0]["problem"]) if prob[0]["problem"] else {}
-    sol = _rows(con, "SELECT * FROM solutions WHERE run_id = ? AND task_id = ?", key)
-    attempts = _rows(con, f"SELECT {_select(con, 'attempts', ATTEMPT_COLS)} FROM attempts "
+    sol = dict_rows(con, "SELECT * FROM solutions WHERE run_id = ? AND task_id = ?", key)
+    attempts = dict_rows(con, f"SELECT {_select(con, 'attempts', ATTEMPT_COLS)} FROM attempts "
                           "WHERE run_id = ? AND task_id = ? ORDER BY agent_index", key)
-    lines = _rows(con, f"SELECT {_select(con, 'lines', LINE_COLS)} FROM lines "
+    lines = dict_rows(con, f"SELECT {_select(con, 'lines', LINE_COLS)} FROM lines "
                        "WHERE run_id = ? AND task_id = ? ORDER BY agent_index, line_index", key)
-    cands = _rows(con, """SELECT agent_index, line_index, candidate_index, raw_text, executable,
+    cands = dict_rows(con, """SELECT agent_index, line_index, candidate_index, raw_text, executable,
         duplicate_of FROM candidates WHERE run_id = ? AND task_id = ?
         ORDER BY agent_index, line_index, candidate_index""", key)
-    execs = _rows(con, """SELECT agent_index, line_index, candidate_index, test_index, status, error,
+    execs = dict_rows(con, """SELECT agent_index, line_index, candidate_index, test_index, status, error,
         trace_text, duration_s FROM executions WHERE run_id = ? AND task_id = ?
         ORDER BY agent_index, line_index, candidate_index, test_index""", key)
-    toks = _rows(con, """SELECT agent_index, line_index, position, token_id, token_text, logp_uncond,
+    toks = dict_rows(con, """SELECT agent_index, line_index, position, token_id, token_text, logp_uncond,
         logp_guided, logp_combined, topk_uncond, topk_guided, topk_combined, argmax_changed
         FROM token_decisions WHERE run_id = ? AND task_id = ? ORDER BY agent_index, position""", key)
     by_att: dict[int, dict] = {}
@@ -267,10 +268,10 @@ def problem_data(con: duckdb.DuckDBPyConnection, run_id: str, task_id: str,
 
 
 def _run_meta(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
-    (r,) = _rows(con, "SELECT run_id, model, code_version, config::VARCHAR AS config, "
+    (r,) = dict_rows(con, "SELECT run_id, model, code_version, config::VARCHAR AS config, "
                       "created_at::VARCHAR AS created_at FROM runs WHERE run_id = ?", [run_id])
     cfg = json.loads(r["config"])
-    agents = _rows(con, """SELECT agent_index, agent_name, t, gamma, s, d, count(*) AS attempts,
+    agents = dict_rows(con, """SELECT agent_index, agent_name, t, gamma, s, d, count(*) AS attempts,
         count(*) FILTER (passed_visible) AS passed_visible, count(*) FILTER (is_winner) AS wins,
         count(*) FILTER (stop_reason = 'verified') AS drafts, sum(timings['wall_s']) AS wall_s
         FROM attempts WHERE run_id = ? GROUP BY ALL ORDER BY agent_index""", [run_id])

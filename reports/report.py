@@ -31,6 +31,7 @@ from typing import Any, Iterable, Sequence
 
 import duckdb
 
+from egcfg_core.records import baseline_sql
 from reports import budget
 from storage.export import open_for_query, open_parquet, open_shards
 from storage.store import StoreError
@@ -140,14 +141,14 @@ def pct(k: int, n: int) -> str:
     return f"{k}/{n} = {100.0 * k / n:.1f}%"
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
     cur = con.execute(sql, list(params))
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> dict:
-    rows = _rows(con, sql, params)
+    rows = dict_rows(con, sql, params)
     return rows[0] if rows else {}
 
 
@@ -177,7 +178,7 @@ def open_stores(db_paths: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyC
 
 
 def list_run_ids(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return _rows(con, """
+    return dict_rows(con, """
         SELECT r.run_id, r.model, json_extract_string(r.config, '$.benchmark') AS benchmark,
                count(p.task_id) FILTER (p.status = 'done') AS done, min(r.created_at) AS created
         FROM runs r LEFT JOIN problems p USING (run_id)
@@ -258,13 +259,13 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
     has_baseline = bool(config.get("baseline", True))
     base_rows: list[dict] = []
     if has_baseline:
-        base_rows = _rows(con, """
+        base_rows = dict_rows(con, """
             SELECT s.task_id, b.passed_visible, b.is_final, b.code, b.visible,
                    s.passed_hidden, p.problem::VARCHAR AS problem
             FROM solutions s
             JOIN problems p ON p.run_id = s.run_id AND p.task_id = s.task_id AND p.status = 'done'
             JOIN attempts b ON b.run_id = s.run_id AND b.task_id = s.task_id
-                           AND b.agent_index = 0 AND b.gamma = 0
+                           AND b.agent_index = 0 AND """ + baseline_sql("b") + """
             WHERE s.run_id = ?""", [run_id])
         has_baseline = bool(base_rows) or sol["solutions"] == 0
     scored = implied = unknown = b_pass_hidden = b_eval = 0
@@ -280,7 +281,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
         else:
             unknown += 1
 
-    by_agent = _rows(con, """
+    by_agent = dict_rows(con, """
         SELECT a.agent_name, a.gamma, a.t, a.d, a.s,
                count(*) AS attempts,
                count(*) FILTER (a.outcome = 'cancelled') AS cancelled,
@@ -292,14 +293,14 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
         LEFT JOIN solutions s ON s.run_id = a.run_id AND s.task_id = a.task_id
         WHERE a.run_id = ?
         GROUP BY ALL ORDER BY a.gamma, a.t, a.d, a.s""", [run_id])
-    by_gamma_t = _rows(con, """
+    by_gamma_t = dict_rows(con, """
         SELECT gamma, t, count(*) AS attempts,
                count(*) FILTER (passed_visible) AS passed_visible,
                count(*) FILTER (is_winner) AS wins
         FROM attempts WHERE run_id = ?
         GROUP BY ALL ORDER BY gamma, t""", [run_id])
     # Guided lines only: a line with a signal, decoded with gamma > 0.
-    flips = _rows(con, """
+    flips = dict_rows(con, """
         SELECT td.gamma, count(*) AS tokens,
                count(*) FILTER (td.argmax_changed) AS flips,
                count(DISTINCT concat_ws('|', td.task_id, td.agent_index, td.line_index)) AS lines,
@@ -312,7 +313,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
         GROUP BY td.gamma ORDER BY td.gamma""", [run_id])
 
     stages: dict[str, float] = {}
-    for r in _rows(con, """
+    for r in dict_rows(con, """
         SELECT stage, sum(seconds) AS seconds FROM (
             SELECT unnest(map_keys(l.timings)) AS stage, unnest(map_values(l.timings)) AS seconds
             FROM lines l JOIN problems p ON p.run_id = l.run_id AND p.task_id = l.task_id
@@ -333,7 +334,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
     fix_sql = """
         WITH base_failed AS (
             SELECT task_id FROM attempts
-            WHERE run_id = $run AND agent_index = 0 AND gamma = 0 AND NOT passed_visible),
+            WHERE run_id = $run AND agent_index = 0 AND """ + baseline_sql() + """ AND NOT passed_visible),
         winners AS (
             SELECT a.task_id, a.agent_index, a.agent_name FROM attempts a
             JOIN base_failed USING (task_id)
@@ -383,7 +384,7 @@ def _suite_scores(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, tupl
     """suite -> (problems scored, problems passed) from suite_evaluations (done problems only).
     A store written before that table existed has none: {}."""
     try:
-        rows = _rows(con, """
+        rows = dict_rows(con, """
             SELECT suite, count(*) AS evaluated, count(*) FILTER (passed) AS passed FROM (
                 SELECT se.suite, se.task_id, bool_and(se.passed_problem) AS passed
                 FROM suite_evaluations se
@@ -416,7 +417,7 @@ def _sources(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[dict], l
     done = ("JOIN problems p ON p.run_id = s.run_id AND p.task_id = s.task_id AND p.status = 'done' "
             "JOIN attempts a ON a.run_id = s.run_id AND a.task_id = s.task_id AND a.agent_index = s.agent_index")
     try:
-        finals = _rows(con, f"""
+        finals = dict_rows(con, f"""
             SELECT coalesce(a.code_source, '') AS source, count(*) AS finals,
                    count(*) FILTER (s.is_winner) AS wins, count(s.passed_hidden) AS scored,
                    count(*) FILTER (s.passed_hidden) AS passed_hidden,
@@ -424,7 +425,7 @@ def _sources(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[dict], l
                        FILTER (a.code_source = 'draft' AND a.verified_line IS NOT NULL) AS draft_lines
             FROM solutions s {done} WHERE s.run_id = ? GROUP BY 1""", [run_id])
         try:
-            per_suite = _rows(con, f"""
+            per_suite = dict_rows(con, f"""
                 SELECT coalesce(a.code_source, '') AS source, se.suite, count(*) AS scored,
                        count(*) FILTER (se.passed) AS passed
                 FROM solutions s {done}
@@ -433,7 +434,7 @@ def _sources(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[dict], l
                 WHERE s.run_id = ? GROUP BY ALL""", [run_id, run_id])
         except duckdb.CatalogException:  # a store from before suite_evaluations: no suite scores
             per_suite = []
-        attempts = _rows(con, """
+        attempts = dict_rows(con, """
             SELECT coalesce(a.code_source, '') AS source, count(*) AS attempts,
                    count(*) FILTER (a.passed_visible) AS passed_visible
             FROM attempts a JOIN problems p ON p.run_id = a.run_id AND p.task_id = a.task_id AND p.status = 'done'
@@ -1195,7 +1196,7 @@ def regenerate_command(run_id: str, vs: str | Sequence[str] | None, db_paths: Se
     for p in db_paths:
         parts += ["--db", str(p)]
     parts += ["--out", str(out)]
-    if fmt != _infer_format(out):
+    if fmt != infer_format(out):
         parts += ["--format", fmt]
     if figures_dir is not None:
         parts += ["--figures-dir", str(figures_dir)]
@@ -1208,7 +1209,7 @@ def _vs_list(vs: str | Sequence[str] | None) -> list[str]:
     return [vs] if isinstance(vs, str) else list(vs or [])
 
 
-def _infer_format(out: Path) -> str:
+def infer_format(out: Path) -> str:
     return "html" if Path(out).suffix.lower() in (".html", ".htm") else "md"
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from reports import budget
 from reports.report import SOURCES, ReportError, write_report
+from egcfg_core.records import sampler_sql
 from reports.stats import CONFIDENCE, bootstrap_interval, interval_text as _interval_text, sign_test
 from storage.store import StoreError
 
@@ -293,7 +294,7 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None, list[str]]
                     q = ("SELECT avg(timings['wall_s']) FROM attempts WHERE run_id = ? AND {} "
                          "AND outcome <> 'cancelled' AND list_contains(?, task_id)")
                     cost = (con.execute(q.format("gamma > 0"), [eg, tasks]).fetchone()[0],
-                            con.execute(q.format("gamma = 0 AND t > 0"), [abl, tasks]).fetchone()[0])
+                            con.execute(q.format(sampler_sql()), [abl, tasks]).fetchone()[0])
                 agents = con.execute("SELECT count(DISTINCT agent_index) FROM attempts WHERE run_id = ? "
                                      "AND list_contains(?, task_id)", [eg, comps[0]["tasks"]]).fetchone()[0]
                 compute = []  # EG-CFG against each sampling run at equal compute (reports/budget.py)

@@ -32,13 +32,12 @@ import duckdb
 import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from egcfg_core.attribution import attribute_without_lines  # noqa: E402
-from egcfg_core.config import LEGACY_DECODE  # noqa: E402
-from egcfg_core.decoding import skip_rules  # noqa: E402
-from storage.rows import ATTRIBUTION  # noqa: E402
-from storage.store import sql_to_arrow  # noqa: E402
+from egcfg_core.attribution import attribute_without_lines
+from egcfg_core.config import LEGACY_DECODE
+from egcfg_core.decoding import skip_rules
+from storage.rows import ATTRIBUTION
+from storage.store import sql_to_arrow
 
 
 def header_unguided(config: dict) -> bool:

@@ -14,13 +14,11 @@ per attempt of the guided agents (noisy: the machine is shared; bench/attempt_co
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reports.report import open_stores  # noqa: E402
-from reports.results import bootstrap_interval, sign_test  # noqa: E402
+from reports.report import open_stores
+from reports.results import bootstrap_interval, sign_test
 
 
 def solved(con, run: str, suite: str, benchmark: str) -> dict[str, bool]:

