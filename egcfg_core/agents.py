@@ -3,8 +3,9 @@ first to pass wins.
 
 ``solve`` runs the agents of one problem in grid order and stops at the first whose finished
 function passes every *visible* test.  Hidden tests are never looked at here.  When agents run
-concurrently (``run_concurrently``), a passing agent cancels only the agents after it in grid
-order and the winner is the lowest passing index, so the result equals the sequential one.
+concurrently (``workers`` > 1), a passing agent cancels only the agents after it in grid order
+and the winner is the lowest passing index, so the result equals the sequential one.  The sweep's
+flow calls the same ``solve`` with its Prefect-task hooks (``flows/solve.py``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import dataclasses
 import itertools
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Callable, Iterable, Sequence
 
 from .decoding import Attempt, DecodeSettings, Head
@@ -87,60 +88,79 @@ def final_index(attempts: Sequence[AttemptRecord]) -> tuple[int | None, int]:
     return None, best
 
 
+RunAgent = Callable[..., AttemptRecord]
+"""``run_agent(problem=, lm=, head=, agent=, agent_index=, settings=, pool=, cancel=, on_line=)``:
+one agent's attempt (default: ``decoding.Attempt(...).run()``; the pipeline runs it as a Prefect
+task)."""
+RunMany = Callable[[RunAgent, list[dict], int], Iterable[tuple[int, AttemptRecord]]]
+"""``run_many(run_agent, jobs, workers)``: every job (``run_agent``'s keyword arguments) at up to
+``workers`` at once, yielding ``(agent_index, attempt)`` as they finish (default: ``run_threads``)."""
+
+
+def run_attempt(*, problem: Problem, lm: Engine, head: Head, agent: AgentConfig, agent_index: int,
+                settings: DecodeSettings, pool=None, cancel: threading.Event | None = None,
+                on_line: Callable[[LineRecord], None] | None = None) -> AttemptRecord:
+    """The default ``run_agent``: the line-by-line loop of ``decoding.Attempt``."""
+    return Attempt(lm, problem, head, agent, agent_index, settings, pool=pool, cancel=cancel,
+                   on_line=on_line).run()
+
+
+def run_threads(run_agent: RunAgent, jobs: list[dict], workers: int) -> Iterable[tuple[int, AttemptRecord]]:
+    """The default ``run_many``: a thread pool."""
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futures = {ex.submit(run_agent, **job): job["agent_index"] for job in jobs}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
 def solve(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
           settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
           prompt_style: str = "describe", pool=None,
           on_line: Callable[[int, LineRecord], None] | None = None,
           on_attempt: Callable[[AttemptRecord], None] | None = None,
-          run_agent: Callable[..., AttemptRecord] | None = None) -> SolveRecord:
-    """Run the grid on one problem in order until an agent passes the visible tests.  ``fewshot``
-    and ``prompt_style``: the prompt (``prompts.prompting`` picks them for a benchmark)."""
+          run_agent: RunAgent = run_attempt, heads: Callable[[str], Head] | None = None,
+          reuse: Sequence[AttemptRecord] = (), workers: int = 1, run_many: RunMany = run_threads) -> SolveRecord:
+    """The agents of one problem, in grid order, until one passes the visible tests: THE solving
+    loop (``egcfg solve``, the sweep's flow and the benchmarks all come through here).
+
+    ``fewshot`` and ``prompt_style``: the prompt (``prompts.prompting`` picks them for a benchmark);
+    ``heads``: the prompt head of a prompt variant (default ``PromptHeads.of`` those); ``reuse``:
+    the grid's first attempts, made before (a stored run's greedy and sampler attempts: copied,
+    not decoded again; when the last of them passed, no agent runs).  ``workers`` > 1 runs agents
+    concurrently through ``run_many``; a passing agent cancels the agents after it in grid order
+    and the winner is the lowest passing index, so the result equals the sequential one."""
     if not grid:
         raise ValueError("the agent grid is empty")
     t0 = time.perf_counter()
-    heads = PromptHeads.of(problem, lm, fewshot, prompt_style)
-    attempts: list[AttemptRecord] = []
-    for i, agent in enumerate(grid):
+    heads = heads or PromptHeads.of(problem, lm, fewshot, prompt_style)
+    attempts: list[AttemptRecord] = list(reuse)
+
+    def job(i: int, cancel: threading.Event | None = None) -> dict:
         cb = (lambda line, i=i: on_line(i, line)) if on_line else None
-        head = heads(agent.prompt)
-        if run_agent is not None:
-            rec = run_agent(problem, lm, head, agent, i, settings, pool=pool, on_line=cb)
-        else:
-            rec = Attempt(lm, problem, head, agent, i, settings, pool=pool, on_line=cb).run()
-        attempts.append(rec)
-        if on_attempt:
-            on_attempt(rec)
-        if rec.passed_visible:
-            break
-    winner, final = final_index(attempts)
-    return SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
-                       solution=attempts[final].code, wall_s=time.perf_counter() - t0)
+        return dict(problem=problem, lm=lm, head=heads(grid[i].prompt), agent=grid[i], agent_index=i,
+                    settings=settings, pool=pool, cancel=cancel, on_line=cb)
 
-
-def run_concurrently(problem: Problem, lm: Engine, grid: Sequence[AgentConfig], *,
-                     settings: DecodeSettings = DecodeSettings(), fewshot: Sequence[dict] | None = None,
-                     prompt_style: str = "describe", pool=None, workers: int = 2) -> SolveRecord:
-    """Like ``solve`` but agents run in threads; same winner as the sequential order."""
-    t0 = time.perf_counter()
-    heads = PromptHeads.of(problem, lm, fewshot, prompt_style)
-    cancels = [threading.Event() for _ in grid]
-    done: dict[int, AttemptRecord] = {}
-    lock = threading.Lock()
-
-    def go(i: int) -> None:
-        if cancels[i].is_set():
-            return
-        rec = Attempt(lm, problem, heads(grid[i].prompt), grid[i], i, settings, pool=pool,
-                      cancel=cancels[i]).run()
-        with lock:
+    if attempts and attempts[-1].passed_visible:
+        pass  # a copied attempt won: no other agent runs, as if it had been decoded here
+    elif workers <= 1:
+        for i in range(len(attempts), len(grid)):
+            attempts.append(run_agent(**job(i)))
+            if on_attempt:
+                on_attempt(attempts[-1])
+            if attempts[-1].passed_visible:
+                break
+    else:
+        cancels = [threading.Event() for _ in grid]
+        done: dict[int, AttemptRecord] = {}
+        for i, rec in run_many(run_agent, [job(i, cancels[i]) for i in range(len(attempts), len(grid))], workers):
             done[i] = rec
             if rec.passed_visible:
                 for j in range(i + 1, len(grid)):
                     cancels[j].set()
-
-    with ThreadPoolExecutor(max_workers=workers) as ex:
-        list(ex.map(go, range(len(grid))))
-    attempts = settle(done)
+        for rec in settle(done):
+            attempts.append(rec)
+            if on_attempt:
+                on_attempt(rec)
     winner, final = final_index(attempts)
     return SolveRecord(problem=problem, attempts=attempts, winner=winner, final_index=final,
                        solution=attempts[final].code, wall_s=time.perf_counter() - t0)

@@ -1,8 +1,10 @@
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from egcfg_core.decoding import Attempt
+
 
 @task(name="explore-candidates", cache_policy=NO_CACHE, retries=1)
 def explore_task(attempt, sol, prefix, line_index):
     """Step 1-2: s candidate continuations of d lines, made executable and deduplicated."""
-    return attempt.explore(sol, prefix, line_index)
+    return Attempt.explore(attempt, sol, prefix, line_index)  # the core step (the attempt may route here)

@@ -1,7 +1,7 @@
 """End-to-end EG-CFG solves on the tiny random-weight model (mechanics, not quality)."""
 import pytest
 
-from egcfg_core.agents import BASELINE, agent_grid, final_index, run_concurrently, solve
+from egcfg_core.agents import BASELINE, agent_grid, final_index, solve
 from egcfg_core.decoding import DecodeSettings
 from egcfg_core.records import AgentConfig, AttemptRecord, Problem, TestCase, TestOutcome
 from egcfg_core.engines.transformers import TransformersEngine
@@ -69,7 +69,7 @@ def test_tiny_model_solve_runs_every_stage(lm):
 def test_deterministic_and_concurrent_equals_sequential(lm):
     grid = [BASELINE, AgentConfig(t=1.0, gamma=1.0, s=2, d=1), AgentConfig(t=0.7, gamma=3.0, s=2, d=1)]
     a = solve(PROBLEM, lm, grid, settings=SETTINGS)
-    b = run_concurrently(PROBLEM, lm, grid, settings=SETTINGS, workers=2)
+    b = solve(PROBLEM, lm, grid, settings=SETTINGS, workers=2)
     tokens = lambda r: [[d.token_id for ln in at.lines for d in ln.tokens] for at in r.attempts]
     cands = lambda r: [[c.raw_text for ln in at.lines for c in ln.candidates] for at in r.attempts]
     assert tokens(a) == tokens(b)

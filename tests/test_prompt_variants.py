@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from egcfg_core import agents as agents_mod
-from egcfg_core.agents import BASELINE, PromptHeads, agent_grid, run_concurrently, solve
+from egcfg_core.agents import BASELINE, PromptHeads, agent_grid, solve
 from egcfg_core.config import ConfigError, load_config
 from egcfg_core.decoding import DecodeSettings, line_seed
 from egcfg_core.prompts import LONG_CODE_INSTRUCTION, PROMPT_VARIANTS, build_prompt, task_message
@@ -101,8 +101,8 @@ def test_prompt_heads_are_built_once_per_variant_and_only_when_needed(monkeypatc
     lm = TransformersEngine(model, tok)
     grid = [BASELINE, AgentConfig(0.0, 0.0, 0, 0, **LONG)]
 
-    def passing(problem, lm, head, agent, i, settings, pool=None, on_line=None):
-        return AttemptRecord(agent_index=i, agent=agent, code=head.parts.head, stop_reason="eos", lines=[],
+    def passing(*, problem, lm, head, agent, agent_index, settings, pool=None, cancel=None, on_line=None):
+        return AttemptRecord(agent_index=agent_index, agent=agent, code=head.parts.head, stop_reason="eos", lines=[],
                              visible=[TestOutcome(0, "passed", "", 0.0)], passed_visible=True, timings={})
 
     rec = solve(PROBLEM, lm, grid, settings=SETTINGS, run_agent=passing)
@@ -115,9 +115,9 @@ def test_each_variant_decodes_from_its_own_head():
     grid = [BASELINE, AgentConfig(0.0, 0.0, 0, 0, **LONG), AgentConfig(1.0, 1.0, 2, 1, **LONG)]
     seen = []
 
-    def record(problem, lm, head, agent, i, settings, pool=None, on_line=None):
+    def record(*, problem, lm, head, agent, agent_index, settings, pool=None, cancel=None, on_line=None):
         seen.append((agent.prompt, head))
-        return agents_mod.Attempt(lm, problem, head, agent, i, settings, pool=pool, on_line=on_line).run()
+        return agents_mod.Attempt(lm, problem, head, agent, agent_index, settings, pool=pool, on_line=on_line).run()
 
     rec = solve(PROBLEM, lm, grid, settings=SETTINGS, run_agent=record)
     (p0, h0), (p1, h1), (p2, h2) = seen
@@ -126,7 +126,7 @@ def test_each_variant_decodes_from_its_own_head():
     assert LONG_CODE_INSTRUCTION not in h0.parts.head and LONG_CODE_INSTRUCTION in h1.parts.head
     assert h1.head_ids == lm.encode(h1.parts.head)
     # the greedy agents of the two prompts read different prompts, concurrently just the same
-    conc = run_concurrently(PROBLEM, lm, grid, settings=SETTINGS, workers=2)
+    conc = solve(PROBLEM, lm, grid, settings=SETTINGS, workers=2)
     toks = lambda r: [[d.token_id for ln in a.lines for d in ln.tokens] for a in r.attempts]
     assert toks(conc) == toks(rec)
 
