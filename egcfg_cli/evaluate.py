@@ -25,7 +25,8 @@ def evaluate_cmd(
 
     from egcfg_core.problems import DataUnavailableError
     from flows.evaluate import SuiteError, suite_family
-    from reports.report import ReportError, open_stores, resolve_run
+    from reports.report import ReportError
+    from storage.readers import open_stores, resolve_run
     from storage.store import StoreError
 
     try:

@@ -29,7 +29,7 @@ def export_cmd(
     import duckdb
 
     from storage.export import export_results
-    from reports.report import open_stores
+    from storage.readers import open_stores
     from storage.store import StoreError
 
     if not _NAME.match(experiment):

@@ -11,7 +11,6 @@ final solution in the sandbox, commit each problem's rows in one transaction.
 """
 from __future__ import annotations
 
-import json
 import time
 
 from prefect import flow
@@ -68,11 +67,7 @@ def _score(problem: Problem, code: str, timeout_s: float, pool) -> EvaluationRec
 
 
 def _run_info(store: Store, run_id: str) -> tuple[str, dict]:
-    row = store.query("SELECT config::VARCHAR AS config FROM runs WHERE run_id = ?", [run_id]).to_pylist()
-    if not row:
-        runs = ", ".join(r.run_id for r in store.list_runs()) or "none"
-        raise StoreError(f"no run {run_id!r} in {store.path} (runs: {runs})")
-    config = json.loads(row[0]["config"])
+    config = store.run_config(run_id)
     return str(config.get("benchmark", "?")), config
 
 
@@ -106,10 +101,7 @@ def _score_attempts(store: Store, run_id: str, suite: str, problems: dict[str, P
         scored += len(evs)
         progress.emit("suite_done", task_id=task_id, passed=any(ev.passed for _, ev in evs),
                       tests=len(p.hidden_tests), wall_s=time.perf_counter() - t0)
-    (tasks, any_passed) = store.query(
-        "SELECT count(*) AS n, count(*) FILTER (ok) AS k FROM (SELECT task_id, bool_or(passed) AS ok "
-        "FROM attempt_evaluations WHERE run_id = ? AND suite = ? GROUP BY task_id)", [run_id, suite]
-    ).to_pylist()[0].values()
+    tasks, any_passed = store.suite_tasks_any_passed(run_id, suite)
     return {"attempts_scored": scored, "tasks_scored": tasks, "tasks_any_passed": any_passed}
 
 

@@ -12,7 +12,6 @@ id, so the UI lists every session of a run as versions of one artifact).
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import subprocess
 import time
@@ -93,11 +92,10 @@ def attempt_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: s
     prefix = next((i for i, k in enumerate(keys) if k is None), len(keys))
     if not prefix or not todo:
         return {}
-    runs = store.query("SELECT run_id, config, model FROM runs ORDER BY created_at, run_id").to_pylist()
     # a stored run with the same key for our first agent has the same key for each of them
     # (the keys differ only by the agent): its attempt of an agent of the same name is ours
-    sources = [r["run_id"] for r in runs if r["run_id"] != run_id and r["model"] == fingerprint
-               and attempt_key(json.loads(r["config"]), grid[0]) == keys[0]]
+    sources = [r.run_id for r in store.list_runs() if r.run_id != run_id and r.model == fingerprint
+               and attempt_key(r.config, grid[0]) == keys[0]]
     found = store.unguided_attempts(sources, [p.task_id for p in todo], [a.name for a in grid[:prefix]])
     out: dict[str, list[AttemptRecord]] = {}
     for task_id, by_name in found.items():

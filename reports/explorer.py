@@ -36,7 +36,8 @@ import duckdb
 
 from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
 from egcfg_core.records import baseline_sql
-from reports.report import ReportError, dict_rows, open_stores, resolve_run
+from reports.report import ReportError
+from storage.readers import dict_rows, open_stores, resolve_run
 from storage.export import open_parquet
 
 __all__ = ["safe_json", "open_source", "problem_list", "line_source", "problem_data", "write_explorer"]

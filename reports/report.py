@@ -19,7 +19,6 @@ or HTML by the same code, so both formats hold the same figures.
 """
 from __future__ import annotations
 
-import glob
 import html
 import json
 import os
@@ -27,13 +26,14 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import duckdb
 
 from egcfg_core.records import baseline_sql
 from reports import budget
-from storage.export import open_for_query, open_parquet, open_shards
+from storage.readers import (  # noqa: F401  (read from here too)
+    UnknownRunError, dict_rows, list_run_ids, one_row, open_stores, resolve_run, runs_listing)
 from storage.store import StoreError
 
 __all__ = [
@@ -59,10 +59,6 @@ FORMATS = ("md", "html")
 
 class ReportError(StoreError):
     """The report cannot be made as asked (bad store, run, format); the message says why."""
-
-
-class UnknownRunError(ReportError):
-    """The run id (or prefix) matches no run, or several."""
 
 
 # ============================================================================= data
@@ -141,71 +137,6 @@ def pct(k: int, n: int) -> str:
     return f"{k}/{n} = {100.0 * k / n:.1f}%"
 
 
-def dict_rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-    cur = con.execute(sql, list(params))
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> dict:
-    rows = dict_rows(con, sql, params)
-    return rows[0] if rows else {}
-
-
-def open_stores(db_paths: str | Path | Iterable[str | Path]) -> duckdb.DuckDBPyConnection:
-    """A read-only connection over one store, or over several shards (a union per table)."""
-    paths = [db_paths] if isinstance(db_paths, (str, Path)) else list(db_paths)
-    if not paths:
-        raise ReportError("no store given (pass at least one --db)")
-    if len(paths) == 1 and not glob.has_magic(str(paths[0])):
-        con = open_for_query(paths[0])
-    elif all(Path(p).is_dir() for p in paths):  # several Parquet exports (committed results/ folders)
-        con = open_parquet(paths)
-    elif any(Path(p).is_dir() for p in paths):
-        folders = [str(p) for p in paths if Path(p).is_dir()]
-        raise ReportError(
-            f"{', '.join(folders)}: a results folder cannot be read together with store files; pass "
-            "only folders (export a store first: egcfg results export NAME --db STORE) or only stores")
-    else:
-        con = open_shards(paths)
-    try:
-        con.execute("SELECT run_id FROM runs LIMIT 0").fetchall()
-        con.execute("SELECT run_id FROM token_decisions LIMIT 0").fetchall()
-    except duckdb.Error as exc:
-        con.close()
-        raise ReportError(f"{', '.join(map(str, paths))} is not an egcfg store ({exc})") from exc
-    return con
-
-
-def list_run_ids(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    return dict_rows(con, """
-        SELECT r.run_id, r.model, json_extract_string(r.config, '$.benchmark') AS benchmark,
-               count(p.task_id) FILTER (p.status = 'done') AS done, min(r.created_at) AS created
-        FROM runs r LEFT JOIN problems p USING (run_id)
-        GROUP BY ALL ORDER BY created, r.run_id""")
-
-
-def _runs_listing(runs: list[dict[str, Any]]) -> str:
-    if not runs:
-        return "the store holds no runs"
-    return "runs in the store:\n" + "\n".join(
-        f"  {r['run_id']}  {r['benchmark'] or '?'}  {r['model']}  ({r['done']} done)" for r in runs)
-
-
-def resolve_run(con: duckdb.DuckDBPyConnection, ref: str) -> str:
-    """A run id from an id or a unique prefix; UnknownRunError listing the runs otherwise."""
-    runs = list_run_ids(con)
-    ids = [r["run_id"] for r in runs]
-    if ref in ids:
-        return ref
-    matches = [i for i in ids if i.startswith(ref)] if ref else []
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UnknownRunError(f"run prefix {ref!r} is ambiguous: it matches {', '.join(matches)}")
-    raise UnknownRunError(f"no run {ref!r} in the store; {_runs_listing(runs)}")
-
-
 def _test_key(t: dict[str, Any]) -> tuple:
     return (" ".join(str(t.get("source", "")).split()), str(t.get("stdin", "")),
             " ".join(str(t.get("expected_stdout", "")).split()))
@@ -232,19 +163,19 @@ def _baseline_implied_fail(problem_json: str | None, code: str, visible: list[di
 
 def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
     """Pull every figure of the report for one run."""
-    run = _one(con, "SELECT run_id, model, code_version, config::VARCHAR AS config, created_at, "
+    run = one_row(con, "SELECT run_id, model, code_version, config::VARCHAR AS config, created_at, "
                     "updated_at, timings FROM runs WHERE run_id = ?", [run_id])
     if not run:
-        raise UnknownRunError(f"no run {run_id!r} in the store; {_runs_listing(list_run_ids(con))}")
+        raise UnknownRunError(f"no run {run_id!r} in the store; {runs_listing(list_run_ids(con))}")
     config = json.loads(run["config"])
-    probs = _one(con, """
+    probs = one_row(con, """
         SELECT count(*) AS recorded, count(*) FILTER (status = 'done') AS done,
                count(*) FILTER (status = 'failed') AS failed,
                coalesce(sum(wall_s) FILTER (status = 'done'), 0) AS wall_s,
                string_agg(DISTINCT benchmark, ',') AS benchmarks
         FROM problems WHERE run_id = ?""", [run_id])
-    skipped = _one(con, "SELECT count(*) AS n FROM skipped_rows WHERE run_id = ?", [run_id])
-    sol = _one(con, """
+    skipped = one_row(con, "SELECT count(*) AS n FROM skipped_rows WHERE run_id = ?", [run_id])
+    sol = one_row(con, """
         SELECT count(*) AS solutions, count(s.passed_hidden) AS evaluated,
                count(*) FILTER (s.passed_hidden) AS passed_hidden,
                count(*) FILTER (a.passed_visible) AS final_passed_visible,
@@ -320,7 +251,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
             WHERE l.run_id = ? AND p.status = 'done')
         GROUP BY stage""", [run_id]):
         stages[r["stage"]] = float(r["seconds"] or 0.0)
-    test = _one(con, """
+    test = one_row(con, """
         SELECT sum(a.timings['test_s']) AS test_s FROM attempts a
         JOIN problems p ON p.run_id = a.run_id AND p.task_id = a.task_id
         WHERE a.run_id = ? AND p.status = 'done'""", [run_id])

@@ -114,7 +114,7 @@ def has_data(ex: dict) -> bool:
 
 
 def open_data(ex: dict):
-    from reports.report import open_stores
+    from storage.readers import open_stores
 
     return open_stores([folder(ex)])
 

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 
-from reports.report import open_stores
+from storage.readers import open_stores
 from reports.results import bootstrap_interval, sign_test
 
 

@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="*", help="run ids (default: every run in the store)")
     ap.add_argument("--db", action="append", required=True, help="store(s); several = shards, unioned")
     args = ap.parse_args()
-    from reports.report import open_stores
+    from storage.readers import open_stores
 
     con = open_stores([Path(p) for p in args.db])
     names = {r: json.loads(c) for r, c in con.execute("SELECT run_id, config FROM runs").fetchall()}

@@ -27,16 +27,8 @@ from typing import Any, Iterable
 
 import duckdb
 
-from storage.store import (
-    ALL_TABLES,
-    SCHEMA_SQL,
-    SCHEMA_VERSION,
-    TABLES,
-    StoreError,
-    StoreLockedError,
-    connect_read_only,
-    first,
-)
+from storage.connection import connect_read_only, first
+from storage.schema import ALL_TABLES, SCHEMA_SQL, SCHEMA_VERSION, TABLES, StoreError, StoreLockedError
 
 
 def _sql_str(value: str | Path) -> str:

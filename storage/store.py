@@ -19,15 +19,12 @@ up to ``WRITER_WAIT_S``, while readers still have it open).  The writer holds ``
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import os
-import re
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,48 +38,34 @@ from egcfg_core.compute import ATTEMPT_FIELDS
 from egcfg_core.records import (EvaluationRecord, Problem, SkippedRow, SolveRecord, canonical_json,  # noqa: F401
                                  config_hash)
 from storage import rows
-
-SCHEMA_VERSION = 1
-SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-TABLES = (
-    "runs", "problems", "attempts", "lines", "candidates", "executions",
-    "token_decisions", "solutions", "evaluations", "skipped_rows",
+from storage.export import export_connection, open_parquet
+from storage.connection import (  # noqa: F401  (first, sql_to_arrow, connect_read_only: also read from here)
+    connect_read_only,
+    first,
+    is_interrupt,
+    is_lock_error,
+    live_read_requests,
+    sql_to_arrow,
+    translate_open_error,
+    writer_file,
+    writer_pid,
 )
-# Tables added after schema version 1 without a version bump (CREATE TABLE IF NOT EXISTS): a
-# store last opened for writing by older code, or an older export/shard, may lack them, and
-# readers treat a missing one as empty.  Exports, shards and Parquet views include them.
-EXTRA_TABLES = ("suite_evaluations", "attempt_evaluations")
-ALL_TABLES = TABLES + EXTRA_TABLES
-# Tables holding rows of one problem, keyed by (run_id, task_id, ...).  Redoing a problem
-# deletes its suite evaluations too: they scored a solution that is being replaced.
-PROBLEM_TABLES = (
-    "attempts", "lines", "candidates", "executions", "token_decisions", "solutions",
-    "evaluations", "suite_evaluations", "attempt_evaluations", "problems",
+from storage.schema import (  # noqa: F401  (the schema's names, also read from here)
+    ALL_TABLES,
+    EXTRA_TABLES,
+    PROBLEM_TABLES,
+    RUN_ID_RE,
+    SCHEMA_SQL,
+    SCHEMA_VERSION,
+    SUITE_RE,
+    TABLES,
+    WRITER_WAIT_S,
+    YIELD_POLL_S,
+    RunConfigMismatch,
+    StoreError,
+    StoreLockedError,
+    StoreReadOnlyError,
 )
-# Reading while a sweep writes (see the module docstring).
-YIELD_POLL_S = 0.2  # how often a writer looks for read requests
-READ_WAIT_S = 60.0  # how long a reader waits for the writer to yield
-WRITER_WAIT_S = 600.0  # how long a writer waits for readers to close before it gives up
-log = logging.getLogger(__name__)
-_SUITE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-class StoreError(RuntimeError):
-    """Anything the store refuses or cannot do; the message says what and why."""
-
-
-class StoreReadOnlyError(StoreError):
-    """A write was attempted on a store opened read-only or on a read-only file."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the DuckDB file (DuckDB allows one writing process per file)."""
-
-
-class RunConfigMismatch(StoreError):
-    """ensure_run was given a run_id that is already stored with a different config."""
-
 
 @dataclass(frozen=True)
 class RunStatus:
@@ -107,148 +90,11 @@ class RunInfo:
     failed: int
     isolation: tuple[str, ...] = ()  # sandbox isolation kinds that ran its code; () = not recorded
 
+log = logging.getLogger(__name__)
+
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def first(result: duckdb.DuckDBPyConnection) -> tuple | None:
-    """The first row of a result, or None; reads the result to its end, because DuckDB
-    refuses some work on a connection (register) while a result is half-read."""
-    fetched = result.fetchall()
-    return fetched[0] if fetched else None
-
-
-def sql_to_arrow(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> pa.Table:
-    """Run SQL and return its result as an Arrow table (empty for a statement without one)."""
-    rel = con.sql(sql, params=params)
-    if rel is None:
-        return pa.table({})
-    # The method's name changed across DuckDB versions (arrow -> to_arrow_table).
-    fetch = getattr(rel, "to_arrow_table", None) or getattr(rel, "arrow")
-    return fetch()
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """DuckDB turns a Ctrl-C during a query into an error: "Query interrupted", or, while it
-    scans a registered Arrow table, an InvalidInputException that carries the KeyboardInterrupt."""
-    msg = str(exc).lower()
-    return isinstance(exc, duckdb.InterruptException) or (
-        isinstance(exc, (RuntimeError, duckdb.Error)) and
-        ("query interrupted" in msg or "keyboardinterrupt" in msg))
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    return "lock" in str(exc).lower()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def readers_dir(path: str | Path) -> Path:
-    """Where readers leave their requests for the writer of ``path`` to yield the file."""
-    path = Path(path)
-    return path.with_name(path.name + ".readers")
-
-
-def writer_file(path: str | Path) -> Path:
-    """The pid of the process writing ``path`` (present while a writable Store is open)."""
-    path = Path(path)
-    return path.with_name(path.name + ".writer")
-
-
-def live_read_requests(path: str | Path) -> list[Path]:
-    """Read requests of live processes; those of dead ones are removed."""
-    live = []
-    try:
-        entries = list(readers_dir(path).iterdir())
-    except OSError:
-        return live
-    for req in entries:
-        try:
-            pid = int(req.name.split(".", 1)[0])
-        except ValueError:
-            continue
-        if _pid_alive(pid):
-            live.append(req)
-        else:
-            req.unlink(missing_ok=True)
-    return live
-
-
-def _writer_pid(path: Path) -> int | None:
-    try:
-        pid = int(writer_file(path).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid != os.getpid() and _pid_alive(pid) else None
-
-
-def connect_read_only(path: str | Path, wait_s: float | None = None,
-                      connect: Any = None) -> Any:
-    """Open ``path`` read-only; if a sweep is writing it, ask the writer to yield and wait.
-
-    ``connect()`` does the actual opening (default ``duckdb.connect(path, read_only=True)``;
-    ``open_shards`` passes an ATTACH).  Without a live writer that yields (e.g. another tool
-    holds the file), this gives up after ``wait_s`` (default ``READ_WAIT_S``) with
-    StoreLockedError.
-    """
-    path = Path(path)
-    wait_s = READ_WAIT_S if wait_s is None else wait_s
-    connect = connect or (lambda: duckdb.connect(str(path), read_only=True))
-    req: Path | None = None  # our request to the writer, made at the first lock error
-    try:
-        while True:
-            try:
-                return connect()
-            except duckdb.Error as exc:
-                if not _is_lock_error(exc):
-                    raise translate_open_error(path, exc, True) from exc
-                if req is None:
-                    req = readers_dir(path) / f"{os.getpid()}.{uuid.uuid4().hex[:12]}"
-                    try:
-                        req.parent.mkdir(exist_ok=True)
-                        req.touch()
-                    except OSError as os_exc:  # a read-only folder: no way to ask
-                        req = None
-                        raise translate_open_error(path, exc, True) from os_exc
-                    deadline = time.monotonic() + wait_s
-                elif time.monotonic() >= deadline:
-                    writer = _writer_pid(path)
-                    raise StoreLockedError(
-                        f"{path} is held by another process that did not yield it for reading "
-                        f"within {wait_s:.0f} s ("
-                        + (f"the writer is pid {writer}, busy in one long transaction" if writer
-                           else "not an egcfg sweep, or an older egcfg") +
-                        "). Query a Parquet export instead (`egcfg export`), or wait until that "
-                        f"process ends. [{exc}]") from exc
-                time.sleep(0.05)
-    finally:
-        if req is not None:
-            req.unlink(missing_ok=True)
-
-
-def translate_open_error(path: Path, exc: Exception, read_only: bool) -> StoreError:
-    msg = str(exc)
-    low = msg.lower()
-    if _is_lock_error(exc):
-        return StoreLockedError(
-            f"{path} is open in another process (DuckDB allows one process per file while it "
-            f"writes). Query a Parquet export instead (Store.export_parquet / `egcfg export`), "
-            f"give each worker its own shard file, or wait until that process ends. [{msg}]")
-    if "permission denied" in low or "read-only file system" in low:
-        hint = "" if read_only else " Open it with read_only=True to query it."
-        return StoreReadOnlyError(f"cannot open {path} for writing: {msg}.{hint}")
-    if read_only and not path.exists():
-        return StoreError(f"no store at {path} (nothing to open read-only)")
-    return StoreError(f"cannot open store {path}: {msg}")
 
 
 class Store:
@@ -282,7 +128,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreReadOnlyError(f"cannot create the folder of {self.path}: {exc}") from exc
-        other = _writer_pid(self.path)
+        other = writer_pid(self.path)
         if other is not None:
             raise StoreLockedError(
                 f"{self.path} is being written by another process (pid {other}); one process "
@@ -375,7 +221,7 @@ class Store:
                 self._con = duckdb.connect(str(self.path))
                 return
             except duckdb.Error as exc:
-                if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                if not is_lock_error(exc) or time.monotonic() >= deadline:
                     raise StoreError(
                         f"cannot reopen {self.path} after letting readers in: {exc}. Problems "
                         f"committed earlier are intact; rerun to resume.") from exc
@@ -414,7 +260,7 @@ class Store:
                 self._registered.clear()
                 if isinstance(exc, (KeyboardInterrupt, SystemExit, StoreError)):
                     raise
-                if _interrupted(exc):  # Ctrl-C inside the query: DuckDB stopped it, rolled back
+                if is_interrupt(exc):  # Ctrl-C inside the query: DuckDB stopped it, rolled back
                     raise KeyboardInterrupt(f"{what} was not written (interrupted)") from exc
                 raise self._write_error(what, exc) from exc
 
@@ -468,7 +314,7 @@ class Store:
 
         A different ``code_version`` on resume is allowed (the first one is kept).
         """
-        if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
             raise ValueError(
                 f"run_id {run_id!r} must be 1-128 characters of letters, digits, '_', '.', '-' "
                 f"(it names a Parquet partition folder); config_hash(config) gives one")
@@ -665,7 +511,7 @@ class Store:
         old rows or the new ones.  Raises StoreError for an unknown run or a task without a
         stored solution, RecordError for an evaluation without outcomes or an inconsistent one.
         """
-        if not isinstance(suite, str) or not _SUITE.match(suite):
+        if not isinstance(suite, str) or not SUITE_RE.match(suite):
             raise ValueError(f"suite {suite!r} must be a lower-case benchmark name such as 'mbpp-et'")
         tid = evaluation.task_id
         now = _utcnow()
@@ -690,7 +536,7 @@ class Store:
         paper-protocol figure; never used to choose).  One transaction: this (run, task, suite)'s
         earlier rows for those agents are replaced.  StoreError for a task that is not done or an
         agent index the problem has no attempt for."""
-        if not isinstance(suite, str) or not _SUITE.match(suite):
+        if not isinstance(suite, str) or not SUITE_RE.match(suite):
             raise ValueError(f"suite {suite!r} must be a lower-case benchmark name such as 'mbpp-et'")
         now = _utcnow()
         data = rows.attempt_evaluations_table(run_id, suite, task_id, scored, now=now)
@@ -716,8 +562,6 @@ class Store:
         here (``ensure_run``) with the export's config (RunConfigMismatch otherwise).  Returns
         the number of problems copied; an export without the run, or no folder at all yet (the
         first session of a run), copies nothing."""
-        from storage.export import open_parquet
-
         if not Path(export_dir).exists():
             return 0
         src = open_parquet(export_dir)
@@ -904,6 +748,23 @@ class Store:
         return [RunInfo(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7], tuple(r[8] or ()))
                 for r in res]
 
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        """The stored config of run ``run_id``; StoreError naming the runs there when it has none."""
+        with self._use():
+            row = first(self._con.execute("SELECT config::VARCHAR FROM runs WHERE run_id = ?", [run_id]))
+        if row is None:
+            runs = ", ".join(r.run_id for r in self.list_runs()) or "none"
+            raise StoreError(f"no run {run_id!r} in {self.path} (runs: {runs})")
+        return json.loads(row[0])
+
+    def suite_tasks_any_passed(self, run_id: str, suite: str) -> tuple[int, int]:
+        """(problems with attempts scored on ``suite``, those where any attempt passed it)."""
+        with self._use():
+            row = first(self._con.execute(
+                "SELECT count(*), count(*) FILTER (ok) FROM (SELECT task_id, bool_or(passed) AS ok "
+                "FROM attempt_evaluations WHERE run_id = ? AND suite = ? GROUP BY task_id)", [run_id, suite]))
+        return int(row[0]), int(row[1])
+
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         """Run a read query and return an Arrow table (``.to_pylist()``, ``.to_pandas()``)."""
         with self._use():
@@ -919,8 +780,6 @@ class Store:
 
         Re-exporting a run replaces that run's partitions and leaves other runs' alone.
         """
-        from storage.export import export_connection
-
         with self._use():
             if run_id is not None:
                 self._require_run(self._con, run_id)

@@ -85,7 +85,7 @@ def test_load_reads_the_runs_attempts_costs_and_scores(tmp_path):
     """From a store: attempts in agent order up to the first visible pass, their wall seconds from
     timings (the meter's columns are NULL here: no other unit), the final solution's own score and
     the other attempts' from attempt_evaluations (none here: None)."""
-    from reports.report import open_stores
+    from storage.readers import open_stores
 
     db = tmp_path / "s.duckdb"
     with Store(db) as s:

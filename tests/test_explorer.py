@@ -19,7 +19,7 @@ from egcfg_core.records import (AgentConfig, CandidateRecord, ExecutionRecord, L
                                 TestCase, TokenDecision)
 from reports.explorer import safe_json, write_explorer
 from storage import Store
-from reports.report import open_stores
+from storage.readers import open_stores
 from storage.export import export_results
 from tests.test_report import GREEDY, G3, RUN_A, RUN_B, attempt, ev, fill_a, fill_b, problem
 

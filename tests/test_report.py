@@ -24,7 +24,7 @@ from egcfg_core.records import (
     TestOutcome as Outcome,
     TokenDecision,
 )
-from storage import Store
+from storage import Store, StoreError
 from reports.report import (
     PAPER_LABEL,
     ReportError,
@@ -464,7 +464,7 @@ def test_report_output_is_byte_identical_to_the_golden(tmp_path):
 def test_a_store_and_a_results_folder_together_are_refused_clearly(db, tmp_path):
     folder = tmp_path / "results" / "exp"
     folder.mkdir(parents=True)
-    with pytest.raises(ReportError, match=r"cannot be read together with store files.*egcfg results export"):
+    with pytest.raises(StoreError, match=r"cannot be read together with store files.*egcfg results export"):
         open_stores([db, folder])
 
 

@@ -501,9 +501,9 @@ def test_readers_take_turns_with_a_writing_process(tmp_path):
 
 
 def test_a_holder_that_never_yields_gives_clear_error_and_parquet_fallback(tmp_path, monkeypatch):
-    import storage.store
+    import storage.connection
 
-    monkeypatch.setattr(storage.store, "READ_WAIT_S", 1.0)
+    monkeypatch.setattr(storage.connection, "READ_WAIT_S", 1.0)
     proc, db = _spawn(tmp_path, "raw_hold")
     try:
         with pytest.raises(StoreLockedError, match="open in another process"):
