@@ -218,12 +218,12 @@ def artifact_key(run_id: str) -> str:
 
 def publish_summary(store: Store, run_id: str, counts: dict, isolations: set[str], db: str, logger) -> None:
     """One table artifact for this sweep (pass@1, the greedy baseline, counts) and a last log
-    line.  Figures come from ``reports.report.collect``, the report's own numbers.  A failure here
+    line.  Figures come from ``reports.data.collect``, the report's own numbers.  A failure here
     is logged, never fatal: every problem is already committed."""
     try:
         from prefect.artifacts import create_table_artifact
 
-        from reports.report import baseline_hidden_cell, collect, pct
+        from reports.data import baseline_hidden_cell, collect, pct
 
         with store.connection() as con:
             r = collect(con, run_id)

@@ -36,7 +36,7 @@ import duckdb
 
 from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
 from egcfg_core.records import baseline_sql
-from reports.report import ReportError
+from reports.data import ReportError
 from storage.readers import dict_rows, open_stores, resolve_run
 from storage.export import open_parquet
 

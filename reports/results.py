@@ -23,7 +23,8 @@ import re
 from pathlib import Path
 
 from reports import budget
-from reports.report import SOURCES, ReportError, write_report
+from reports.data import SOURCES, ReportError
+from reports.report import write_report
 from egcfg_core.records import sampler_sql
 from reports.stats import CONFIDENCE, bootstrap_interval, interval_text as _interval_text, sign_test
 from storage.store import StoreError
@@ -810,7 +811,7 @@ README_END = "<!-- results:end -->"
 
 def readme_block(results: list[dict]) -> str:
     """The README's answer to "does it reproduce the paper?": one table, every figure by SQL."""
-    from reports.report import PAPERS, pct
+    from reports.data import PAPERS, pct
 
     rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
             "| EG-CFG | EG-CFG minus sampling (95% interval) | at equal compute: at sampling's "
