@@ -64,7 +64,7 @@ class DecodeSettings:
     record_topk: int = 5
     batch_streams: bool = True  # advance p_sol and p_dyn with one batched forward (where the engine can)
     seed: int = 0
-    # issue 10, on by default since its dev-split measurement (README "Decode settings"); at the
+    # issue 10, on by default since its dev-split measurement (docs/CONFIG.md "Decode settings"); at the
     # values runs had before them (config.LEGACY_DECODE) they are left out of the run id
     signal_format: str = "v2"  # prompts.SIGNAL_FORMATS: "v2" = code so far once, best draft last
     accept_verified: bool = True  # end the attempt with a candidate that is a whole function passing every visible test
