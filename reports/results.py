@@ -39,10 +39,10 @@ def _protocol_how(bench: str, n: int, suite: str) -> list[str]:
     key = f"{bench}{n}"
     return [
         f"# the three runs, one store; each resumes (also on another machine: --resume-from the committed data)",
-        *(f"egcfg sweep -c configs/{key}_{kind}.toml --db runs/{key}.duckdb --resume-from results/{key}"
+        *(f"egcfg sweep -c configs/protocol/{key}_{kind}.toml --db runs/{key}.duckdb --resume-from results/{key}"
           for kind in ("greedy", "sampling", "egcfg")),
         f"# the equal-compute sampling run (greedy + 8 samplers; copies the ablation's greedy + 2 samplers)",
-        f"egcfg sweep -c configs/{key}_sampling8.toml --db runs/{key}.duckdb --resume-from results/{key}",
+        f"egcfg sweep -c configs/protocol/{key}_sampling8.toml --db runs/{key}.duckdb --resume-from results/{key}",
         f"# per run: the final solutions on {suite}; every attempt on {bench} and {suite} (paper protocol)",
         f"egcfg evaluate RUN {suite} --db runs/{key}.duckdb",
         f"egcfg evaluate RUN {bench} --all-attempts --db runs/{key}.duckdb",
@@ -53,7 +53,7 @@ def _protocol_how(bench: str, n: int, suite: str) -> list[str]:
 
 
 def _protocol_configs(key: str) -> list[str]:
-    return [f"configs/{key}_{kind}.toml" for kind in ("greedy", "sampling", "egcfg", "sampling8")]
+    return [f"configs/protocol/{key}_{kind}.toml" for kind in ("greedy", "sampling", "egcfg", "sampling8")]
 
 
 EXPERIMENTS = [
@@ -680,8 +680,8 @@ PROTOCOL = """
 - **Reported on the held-out splits** MBPP 111-510 and HumanEval 50-163 (the bottom line is
   computed on these), and on the full sets (MBPP's 500-task test split, HumanEval's 164), with
   MBPP-ET and HumanEval-ET scored on the same final solutions afterwards (`egcfg evaluate`).
-- **Three runs per benchmark**, one command each: greedy (`configs/mbpp500_greedy.toml`,
-  `configs/humaneval164_greedy.toml`), the matched sampling ablation (greedy + as many unguided
+- **Three runs per benchmark**, one command each: greedy (`configs/protocol/mbpp500_greedy.toml`,
+  `configs/protocol/humaneval164_greedy.toml`), the matched sampling ablation (greedy + as many unguided
   samplers as EG-CFG has agents, stopped by the same visible tests; `*_sampling.toml`) and EG-CFG
   (`*_egcfg.toml`). The three runs of one comparison use the same engine and the same machine type.
 - **The grid** (fixed before any sampling or EG-CFG run of these benchmarks had started): greedy

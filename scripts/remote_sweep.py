@@ -6,7 +6,7 @@ wall_s) records as gzip members to OUT/worker-K.pkl.gz, so a deadline or a kill 
 problems in flight.  Back home, `egcfg ingest OUT -c CONFIG --tag TAG --db STORE` commits them to a
 store like any sweep (the tag, e.g. "h100", becomes part of the run's config and id).
 
-    python3 scripts/remote_sweep.py -c configs/mbpp_cpu.toml --tasks 11-510 --workers 8 \
+    python3 scripts/remote_sweep.py -c configs/experiments/mbpp_cpu.toml --tasks 11-510 --workers 8 \
         --device cuda --deadline-s 420 --out $OUT [--gguf-parts '.gpu/part-*']
 """
 from __future__ import annotations

@@ -17,6 +17,13 @@ from egcfg_core.decoding import DecodeSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
+
+def shipped(name: str) -> Path:
+    """A shipped config by name, wherever it lives under configs/ (protocol/, experiments/)."""
+    found = sorted((REPO / "configs").rglob(f"{name}.toml"))
+    assert len(found) == 1, f"configs/**/{name}.toml: {found}"
+    return found[0]
+
 TOML = """
 [model]
 spec = "factory:tests.tiny:tiny_model"
@@ -92,7 +99,7 @@ def test_empty_gamma_is_a_baseline_only_run():
 
 
 def test_shipped_configs_load():
-    files = sorted((REPO / "configs").glob("*.toml"))
+    files = sorted((REPO / "configs").rglob("*.toml"))  # protocol/ and experiments/ too
     assert files, "no configs/*.toml shipped"
     for f in files:
         cfg = load_config(f)
@@ -212,9 +219,9 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     runs (a resumed run never mixes the two parses under one id); the same config, one id."""
     import egcfg_core.config as config_mod
 
-    cfg = load_config(REPO / "configs" / "quick.toml")
+    cfg = load_config(shipped("quick"))
     rid = cfg.run_id()
-    assert load_config(REPO / "configs" / "quick.toml").run_id() == rid
+    assert load_config(shipped("quick")).run_id() == rid
     assert cfg.semantic()["problems_parser"] == 3
     versions = dict(config_mod.PARSER_VERSIONS)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 4})
@@ -224,12 +231,12 @@ def test_humaneval_run_id_covers_the_problem_parser(monkeypatch):
     # their id again, and nothing else in the id moved
     legacy_prompt = {"fewshot": True, "prompt_style": "describe"}
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 2})
-    assert load_config(REPO / "configs" / "quick.toml", legacy_prompt).run_id() in _stored_runs("quick-humaneval")
+    assert load_config(shipped("quick"), legacy_prompt).run_id() in _stored_runs("quick-humaneval")
     # version 1 (the first parser, 139 of 164 tasks with visible tests) is the id the runs had
     # before the version entered it: b1c7ef45eabb is quick.toml's run made with it (and with the
     # decode settings of then, config.LEGACY_DECODE)
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", {**versions, "humaneval": 1})
-    old = load_config(REPO / "configs" / "quick.toml", {**config_mod.LEGACY_DECODE, **legacy_prompt})
+    old = load_config(shipped("quick"), {**config_mod.LEGACY_DECODE, **legacy_prompt})
     assert "problems_parser" not in old.semantic() and old.run_id() == "b1c7ef45eabb"
     # MBPP's parser is at version 1: its ids do not carry it
     monkeypatch.setattr(config_mod, "PARSER_VERSIONS", versions)
@@ -269,7 +276,7 @@ def test_committed_mbpp_runs_keep_their_ids(experiment, names):
     ("auto": MBPP's 3 few-shot turns, the "describe" style) left MBPP's run ids as they were."""
     stored = _stored_runs(experiment)
     for name in names:
-        cfg = load_config(REPO / "configs" / f"{name}.toml")
+        cfg = load_config(shipped(name))
         assert cfg.prompting() == (True, "describe"), name
         assert cfg.run_id() in stored, name
         assert json.loads(json.dumps(cfg.semantic())) == stored[cfg.run_id()], name
@@ -318,9 +325,9 @@ def test_old_humaneval_greedy_attempts_are_never_reused():
     he = _stored_runs("humaneval164")
     old_keys = {greedy_key(c) for c in he.values()}
     for name in ("humaneval164_greedy", "humaneval164_sampling", "humaneval164_egcfg"):
-        assert load_config(REPO / "configs" / f"{name}.toml").greedy_key() not in old_keys, name
+        assert load_config(shipped(name)).greedy_key() not in old_keys, name
     mbpp = _stored_runs("mbpp500")
-    assert load_config(REPO / "configs" / "mbpp500_egcfg.toml").greedy_key() in {greedy_key(c) for c in mbpp.values()}
+    assert load_config(shipped("mbpp500_egcfg")).greedy_key() in {greedy_key(c) for c in mbpp.values()}
 
 
 @pytest.mark.parametrize("experiment", sorted(p.name for p in (REPO / "results").iterdir() if (p / "runs").is_dir()))
@@ -419,17 +426,17 @@ def test_sampling8_configs_reuse_the_matched_ablations_attempts():
     from egcfg_core.config import attempt_key
 
     for bench in ("mbpp500", "humaneval164"):
-        eight = load_config(REPO / "configs" / f"{bench}_sampling8.toml")
-        two = load_config(REPO / "configs" / f"{bench}_sampling.toml")
+        eight = load_config(shipped(f"{bench}_sampling8"))
+        two = load_config(shipped(f"{bench}_sampling"))
         assert [a.name for a in eight.grid()] == ["greedy", *(f"sample_t0.7_r{r}" for r in range(8))]
         assert eight.attempt_keys()[:3] == two.attempt_keys()
         assert len(set(eight.attempt_keys())) == 9  # each sampler its own seed
         semantic = {k: v for k, v in eight.semantic().items() if k not in ("sample_n",)}
         assert semantic == {k: v for k, v in two.semantic().items() if k != "sample_n"}  # only the count differs
-    mbpp = load_config(REPO / "configs" / "mbpp500_sampling8.toml")
-    committed = _stored_runs("mbpp500")[load_config(REPO / "configs" / "mbpp500_sampling.toml").run_id()]
+    mbpp = load_config(shipped("mbpp500_sampling8"))
+    committed = _stored_runs("mbpp500")[load_config(shipped("mbpp500_sampling")).run_id()]
     assert [attempt_key(committed, a) for a in mbpp.grid()[:3]] == mbpp.attempt_keys()[:3]
-    he = load_config(REPO / "configs" / "humaneval164_sampling8.toml")
+    he = load_config(shipped("humaneval164_sampling8"))
     for stored in _stored_runs("humaneval164").values():
         assert not {attempt_key(stored, a) for a in he.grid()} & set(he.attempt_keys())
     # a replicate, t or seed of its own is another attempt

@@ -260,7 +260,7 @@ def test_superseded_runs_are_labelled_with_what_changed():
     old = mod.superseded(by_key["humaneval164"], mod.runs_in(by_key["humaneval164"]))
     assert sorted(old) == ["1176e2a872ae", "3db8a203f4d7", "bd4fb20f2baa"]
     assert old["3db8a203f4d7"] == ('fewshot: true -> false, problems_parser: 2 -> 3, prompt_style: "describe" -> '
-                                   '"evalplus"; today\'s configs/humaneval164_egcfg.toml')
+                                   '"evalplus"; today\'s configs/protocol/humaneval164_egcfg.toml')
     text = (ROOT / "docs" / "RESULTS.md").read_text()
     assert text.count("Superseded, being re-run: these HumanEval runs were made with the old prompt") == 1
     readme = (ROOT / "README.md").read_text()

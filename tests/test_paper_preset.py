@@ -183,7 +183,7 @@ def test_paper_preset_loads_and_a_config_refines_it(tmp_path):
 def test_new_settings_leave_existing_run_ids_alone():
     from pathlib import Path
 
-    cfg = load_config(Path(__file__).parent.parent / "configs" / "mbpp500_egcfg.toml")
+    cfg = load_config(Path(__file__).parent.parent / "configs" / "protocol" / "mbpp500_egcfg.toml")
     sem = cfg.semantic()
     assert "gamma_inner" not in sem and "drafts_to_end" not in sem["decode"]
     assert cfg.run_id() == "3fd7a0a14555"  # the committed MBPP-500 EG-CFG run

@@ -212,15 +212,15 @@ def test_settings_are_validated_and_leave_old_run_ids_alone():
     those runs keep their ids; the defaults now differ from them, and each differs in the id."""
     from egcfg_core.config import LEGACY_DECODE
 
-    legacy = load_config("configs/mbpp_cpu.toml", LEGACY_DECODE)
+    legacy = load_config("configs/experiments/mbpp_cpu.toml", LEGACY_DECODE)
     assert not set(LEGACY_DECODE) & set(legacy.semantic()["decode"])
-    default = load_config("configs/mbpp_cpu.toml")
+    default = load_config("configs/experiments/mbpp_cpu.toml")
     assert (default.decode.signal_format, default.decode.accept_verified, default.decode.skip_certain) == \
         ("v2", True, "header,fence,agree,ahead")
     changed = {k for k, v in LEGACY_DECODE.items() if getattr(default.decode, k) != v}
     assert changed == {"signal_format", "accept_verified", "skip_certain"}  # skip_confident: off by default
     assert changed == set(LEGACY_DECODE) & set(default.semantic()["decode"]) and default.run_id() != legacy.run_id()
-    ids = {load_config("configs/mbpp_cpu.toml", {**LEGACY_DECODE, **o}).run_id() for o in
+    ids = {load_config("configs/experiments/mbpp_cpu.toml", {**LEGACY_DECODE, **o}).run_id() for o in
            ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,agree"},
             {"skip_confident": 0.9})}
     assert len(ids) == 4 and legacy.run_id() not in ids and default.run_id() not in ids
@@ -239,14 +239,14 @@ def test_unguided_runs_ids_ignore_the_guidance_settings_and_stored_configs_read_
 
     from egcfg_core.config import LEGACY_DECODE, SweepConfig
 
-    ablation = load_config("configs/mbpp_dev_issue10_sampling.toml")
+    ablation = load_config("configs/experiments/mbpp_dev_issue10_sampling.toml")
     for o in ({"signal_format": "v2"}, {"accept_verified": True}, {"skip_certain": "header,ahead"}):
-        assert load_config("configs/mbpp_dev_issue10_sampling.toml", o).run_id() == ablation.run_id()
-        guided = load_config("configs/mbpp_dev_issue10.toml", o)
-        assert guided.run_id() != load_config("configs/mbpp_dev_issue10.toml", LEGACY_DECODE).run_id()
+        assert load_config("configs/experiments/mbpp_dev_issue10_sampling.toml", o).run_id() == ablation.run_id()
+        guided = load_config("configs/experiments/mbpp_dev_issue10.toml", o)
+        assert guided.run_id() != load_config("configs/experiments/mbpp_dev_issue10.toml", LEGACY_DECODE).run_id()
         stored = json.loads(json.dumps(guided.semantic()))
         assert SweepConfig.from_semantic(stored).run_id() == guided.run_id()
-    legacy = load_config("configs/mbpp_dev_issue10.toml", LEGACY_DECODE)
+    legacy = load_config("configs/experiments/mbpp_dev_issue10.toml", LEGACY_DECODE)
     assert SweepConfig.from_semantic(json.loads(json.dumps(legacy.semantic()))).decode == legacy.decode
 
 
