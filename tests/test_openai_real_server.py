@@ -3,7 +3,7 @@
   * llama-cpp-python's own server (``python -m llama_cpp.server``; classic logprobs, text prompts,
     ignores ``n``): needs ``pip install 'egcfg[server-test]'`` and the llama-cpp-python wheel;
   * llama.cpp's C++ ``llama-server`` (chat-style logprobs, token-id prompts, prompt lists, parallel
-    slots): needs the binary on PATH or in ``$EGCFG_LLAMA_SERVER`` (README: how to build it).
+    slots): needs the binary on PATH or in ``$EGCFG_LLAMA_SERVER`` (docs/ENGINES.md: how to build it).
 
 Each test skips with the reason when its server cannot be started.  Tests: one EG-CFG solve end
 to end through ``sweep_flow``; the server killed mid-sweep, then the rerun resumes; a wrong URL,
@@ -74,9 +74,9 @@ class Server:
                 import llama_cpp.server.app  # noqa: F401
             except ImportError as e:
                 pytest.skip(f"llama_cpp.server is not installed ({e}): pip install 'egcfg[server-test]' "
-                            "and the llama-cpp-python wheel (see README)")
+                            "and the llama-cpp-python wheel (see docs/ENGINES.md)")
         elif not llama_server_binary():
-            pytest.skip("llama-server not found: put it on PATH or set EGCFG_LLAMA_SERVER (README: build it)")
+            pytest.skip("llama-server not found: put it on PATH or set EGCFG_LLAMA_SERVER (docs/ENGINES.md: build it)")
         log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"egcfg-{self.kind}-{self.port}.log", "wb")
         self.proc = subprocess.Popen(self.command(gguf), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
