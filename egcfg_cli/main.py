@@ -10,7 +10,8 @@ from .evaluate import evaluate_cmd
 from .explore import explore_cmd
 from .ingest import ingest_cmd
 from .models import models_cmd
-from .pipeline import export_cmd, query_cmd, status_cmd, sweep_cmd
+from .store_cmds import export_cmd, query_cmd, status_cmd
+from .sweep import sweep_cmd
 from .report import report_cmd
 from .results import app as results_app
 from .solve import solve_cmd

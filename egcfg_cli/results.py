@@ -1,5 +1,5 @@
-"""`egcfg results export`: add a store's finished problems to the committed results data
-(``results/<experiment>/``, compact Parquet) that scripts/make_results.py builds RESULTS.md from."""
+"""`egcfg results export | build`: add a store's finished problems to the committed results data
+(``results/<experiment>/``, compact Parquet), and build RESULTS.md from it."""
 from __future__ import annotations
 
 import re
@@ -49,3 +49,12 @@ def export_cmd(
         console.print(f"run {rid}: " + ", ".join(f"{t} {n}" for t, n in counts.items() if n))
     size = sum(p.stat().st_size for p in out.rglob("*.parquet"))
     console.print(f"results of {len(written)} run(s) in {out} ({size / 1e6:.2f} MB); commit that folder")
+
+
+@app.command("build")
+def build_cmd():
+    """Rebuild docs/RESULTS.md and the README's results block from results/ (every figure by SQL;
+    a fresh clone rebuilds both byte for byte; scripts/make_results.py does the same)."""
+    from reports.results import main
+
+    main()

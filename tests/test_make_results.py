@@ -304,3 +304,19 @@ def test_equal_compute_and_win_sources_in_the_bottom_line():
     assert "EG-CFG leads sampling only if the sampling run fails the problems where it ran out of samplers" in text
     compute["at_eg"] = Paired(ids[:20], [], [], ids[20:22], 40)  # and whatever they do
     assert "EG-CFG leads sampling significantly, whatever the undecided problems do" in mod.verdict(res)
+
+
+def test_egcfg_results_build_is_the_script(monkeypatch):
+    """`egcfg results build` runs what scripts/make_results.py runs."""
+    from typer.testing import CliRunner
+
+    import reports.results as results_mod
+    from egcfg_cli.main import app
+
+    calls = []
+    monkeypatch.setattr(results_mod, "main", lambda: calls.append("built"))
+    res = CliRunner().invoke(app, ["results", "build"])
+    assert res.exit_code == 0, res.output
+    assert calls == ["built"]
+    script = (ROOT / "scripts" / "make_results.py").read_text()
+    assert "from reports.results import main" in script
