@@ -1,7 +1,10 @@
 """Scale-out: the same sweep sequentially, on a thread pool, and on a local Dask cluster.
 
-    .venv/bin/python bench/dask_scaleout.py                      # tiny model, MBPP 11-18, 2 workers
-    .venv/bin/python bench/dask_scaleout.py --model default --tasks 11-12 --max-new-tokens 64
+    .venv/bin/python -m bench.dask_scaleout                      # tiny model, MBPP 11-18, 2 workers
+    .venv/bin/python -m bench.dask_scaleout --model default --tasks 11-12 --max-new-tokens 64
+
+Run it as a module from the repository root: it uses the test suite's shared helpers (tests/tiny.py's
+random-weight model, which the workers import by name, and tests/dask_cluster.py).
 
 Starts a Prefect test server and a local Dask cluster (tests/dask_cluster.py: a scheduler and
 --workers one-thread worker processes on loopback), warms everything up untimed (a one-problem
@@ -17,13 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
