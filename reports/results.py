@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 from reports import budget
@@ -809,8 +810,8 @@ README_START = "<!-- results:start (written by scripts/make_results.py; do not e
 README_END = "<!-- results:end -->"
 
 
-def readme_block(results: list[dict]) -> str:
-    """The README's answer to "does it reproduce the paper?": one table, every figure by SQL."""
+def results_table(results: list[dict]) -> list[str]:
+    """RESULTS.md's table of every experiment, split and suite, every figure by SQL."""
     from reports.data import PAPERS, pct
 
     rows = ["| experiment | scored on | problems | greedy (γ = 0) | greedy + samplers, no signal "
@@ -849,14 +850,74 @@ def readme_block(results: list[dict]) -> str:
     for key, fig in PAPERS.items():
         rows.append(f"| paper: DeepSeek-Coder-1.3B, full benchmark | {key} | all | {fig['baseline']:.1f}% "
                     f"| - | - | - | - | - | **{fig['egcfg']:.1f}%** |")
-    notes, seen = [EQUAL_COMPUTE_NOTE], set()
-    for res in results:  # runs made with a config today's no longer makes, once per experiment
+    return rows
+
+
+def _superseded_notes(results: list[dict]) -> list[str]:
+    """One note per experiment whose runs a config of today no longer makes."""
+    notes, seen = [], set()
+    for res in results:
         ex = res["ex"]
         if ex.get("old") and ex["key"] not in seen:
             seen.add(ex["key"])
             name = ex.get("superseded", {}).get("short", ex["short"])
             notes.append(f"*{name}*: {ex.get('superseded', {}).get('note', 'made with an older config than today.')}")
-    return "\n".join([README_START, "", *rows, "", "\n\n".join(notes), verdict(results), "", README_END])
+    return notes
+
+
+def full_table(results: list[dict]) -> str:
+    """RESULTS.md's section with the whole table (the README shows its first rows)."""
+    return "\n".join(["\n## Every experiment, split and suite in one table\n", *results_table(results), "",
+                      "\n\n".join([EQUAL_COMPUTE_NOTE, *_superseded_notes(results)]), ""])
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    return "\n".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
+
+
+def readme_block(results: list[dict]) -> str:
+    """The README's short answer to "does it reproduce the paper?": the full benchmarks on their own
+    suites (greedy, sampling, EG-CFG, their paired differences) and the bottom line's conclusion;
+    the splits, the ET suites and the tests behind each figure are in docs/RESULTS.md."""
+    from reports.data import PAPERS, pct
+
+    rows = ["| experiment | problems | greedy | greedy + samplers | EG-CFG | EG-CFG minus sampling "
+            "| same, at sampling's compute | same, at EG-CFG's compute |", "|---|---|---|---|---|---|---|---|"]
+    for res in results:
+        if res["split"] is not None or res["ex"].get("mechanism"):
+            continue
+        c, key = res["comps"][-1], res["bench"]  # the problems every run finished
+        cell = {label: pct(*c["rates"][label][key]) if label in c["rates"] and c["rates"][label][key][1]
+                else "-" for label in ("greedy", "sampling", "EG-CFG")}
+        share = "-"
+        if "sampling" in c["discord"][key] and _scored(c, "sampling", key):
+            a, b, n = c["discord"][key]["sampling"]
+            lo, hi = bootstrap_interval(len(a), len(b), n)
+            share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        at = {"s": "-", "eg": "-"}
+        eq = _main_compute(res, key) if "sampling" in c["labels"] else None
+        if eq is not None:
+            for where in at:
+                (a, b), _ = _eg_bound(eq, where)
+                lo, hi = bootstrap_interval(a, b, eq["n"])
+                und = eq["at_eg" if where == "eg" else "at_s"].undecided
+                at[where] = ("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        rows.append(f"| {res['name']} | {c['n']} | {cell['greedy']} | {cell['sampling']} | **{cell['EG-CFG']}** "
+                    f"| {share} | {at['s']} | {at['eg']} |")
+    for key, fig in PAPERS.items():
+        if key.endswith("-et"):
+            continue
+        rows.append(f"| paper, DeepSeek-Coder-1.3B ({key}, any attempt) | all | {fig['baseline']:.1f}% | - "
+                    f"| **{fig['egcfg']:.1f}%** | - | - | - |")
+    conclusion = [ln[2:] for ln in verdict(results).splitlines() if ln.startswith("- So ")]
+    notes = [_wrap("Differences in pass@1 points with paired 95% bootstrap intervals; ≤: an upper bound (problems "
+                   "where the truncated run ran out of agents count for EG-CFG). Every split, the ET suites, "
+                   "the paper-protocol figures and the sign tests: [docs/RESULTS.md](docs/RESULTS.md).")]
+    notes += [_wrap(n) for n in _superseded_notes([r for r in results if not r["ex"].get("mechanism")])]
+    if conclusion:
+        text = conclusion[0].removeprefix("So ")
+        notes.append(_wrap("**Bottom line** (held-out splits): " + text[0].upper() + text[1:]))
+    return "\n".join([README_START, "", *rows, "", "\n\n".join(notes), "", README_END])
 
 
 def update_readme(block: str) -> None:
@@ -925,7 +986,7 @@ def main() -> None:
         body = re.sub(r"^(#+) ", lambda m: "#" + m.group(1) + " ", body, flags=re.M)  # one level down
         parts.append(body)
     results = compare_runs(found)
-    parts.insert(4, reading(results))  # after the preface and protocol, before the experiments
+    parts.insert(4, reading(results) + full_table(results))  # after the protocol, before the experiments
     history = ROOT / HISTORY
     if history.exists():
         parts.append("\n" + history.read_text())
