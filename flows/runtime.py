@@ -30,6 +30,13 @@ def get_lm(spec: str, engine: str = DEFAULT_ENGINE, options: dict | None = None)
         return _engines[key]
 
 
+def loaded_models() -> list[str]:
+    """The models this process has loaded (``engine:spec``), once each: a worker that loaded the
+    same model twice would show it twice in its log, never here; this says which it holds."""
+    with _lock:
+        return [":".join(json.loads(key)[:2]) for key in _engines]
+
+
 def get_engine(config) -> tuple[Engine, str, float]:
     """``get_lm`` for a sweep config's model, engine and engine options."""
     return get_lm(config.model, config.engine, config.engine_options)

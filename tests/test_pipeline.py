@@ -535,3 +535,13 @@ def test_sampler_attempts_are_reused_from_a_run_with_fewer_samplers(prefect_harn
              [hot.run_id()]) == [(0,)]
     _, events = sweep_recording(config=seeded, db=str(db))  # another seed: nothing is copied
     assert events[0][1]["reused"] == 0
+
+
+def test_a_process_loads_each_model_once_and_says_which_it_holds():
+    """flows.runtime caches one engine per (engine, spec, options): a second get_lm is the same
+    object, and loaded_models (what bench/dask_scaleout.py asks each worker) lists it once."""
+    from flows.runtime import get_lm, loaded_models
+
+    first = get_lm(TINY)
+    assert get_lm(TINY) is first
+    assert loaded_models().count(f"transformers:{TINY}") == 1
