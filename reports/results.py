@@ -810,6 +810,27 @@ README_START = "<!-- results:start (written by scripts/make_results.py; do not e
 README_END = "<!-- results:end -->"
 
 
+def _minus_sampling(res: dict, c: dict, key: str, *, undecided: bool) -> tuple[str, dict[str, str]]:
+    """EG-CFG minus sampling on comparison ``c``, in points with its paired interval: at equal
+    attempts, and at equal compute at the sampling run's ("s") and at EG-CFG's ("eg") budget
+    ("≤": an upper bound; ``undecided`` adds how many problems made it one)."""
+    share = "-"
+    if "sampling" in c["discord"][key] and _scored(c, "sampling", key):
+        a, b, n = c["discord"][key]["sampling"]
+        lo, hi = bootstrap_interval(len(a), len(b), n)
+        share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+    at = {"s": "-", "eg": "-"}
+    eq = _main_compute(res, key) if "sampling" in c["labels"] else None
+    if eq is not None:
+        for where in at:
+            (a, b), _ = _eg_bound(eq, where)
+            lo, hi = bootstrap_interval(a, b, eq["n"])
+            und = eq["at_eg" if where == "eg" else "at_s"].undecided
+            at[where] = (("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+                         + (f" ({und} of {eq['n']} undecided)" if und and undecided else ""))
+    return share, at
+
+
 def results_table(results: list[dict]) -> list[str]:
     """RESULTS.md's table of every experiment, split and suite, every figure by SQL."""
     from reports.data import PAPERS, pct
@@ -830,20 +851,7 @@ def results_table(results: list[dict]) -> list[str]:
                     k, n = c[which][label][key]
                     return pct(k, n) if n else "not scored yet"
                 cell = {label: cell_of(label) for label in ("greedy", "sampling", "EG-CFG")}
-                share = "-"
-                if "sampling" in c["discord"][key] and _scored(c, "sampling", key):
-                    a, b, n = c["discord"][key]["sampling"]
-                    lo, hi = bootstrap_interval(len(a), len(b), n)
-                    share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                at = {"s": "-", "eg": "-"}
-                eq = _main_compute(res, key) if "sampling" in c["labels"] else None
-                if eq is not None:
-                    for where in at:
-                        (a, b), _ = _eg_bound(eq, where)
-                        lo, hi = bootstrap_interval(a, b, eq["n"])
-                        und = eq["at_eg" if where == "eg" else "at_s"].undecided
-                        at[where] = (("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                                     + (f" ({und} of {eq['n']} undecided)" if und else ""))
+                share, at = _minus_sampling(res, c, key, undecided=True)
                 rows.append(f"| {res['name']} | {key} | {c['n']} | {cell['greedy']} | "
                             f"{cell['sampling']} | **{cell['EG-CFG']}** | {share} | {at['s']} | {at['eg']} | "
                             f"{cell_of('EG-CFG', 'paper')} |")
@@ -889,19 +897,7 @@ def readme_block(results: list[dict]) -> str:
         c, key = res["comps"][-1], res["bench"]  # the problems every run finished
         cell = {label: pct(*c["rates"][label][key]) if label in c["rates"] and c["rates"][label][key][1]
                 else "-" for label in ("greedy", "sampling", "EG-CFG")}
-        share = "-"
-        if "sampling" in c["discord"][key] and _scored(c, "sampling", key):
-            a, b, n = c["discord"][key]["sampling"]
-            lo, hi = bootstrap_interval(len(a), len(b), n)
-            share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-        at = {"s": "-", "eg": "-"}
-        eq = _main_compute(res, key) if "sampling" in c["labels"] else None
-        if eq is not None:
-            for where in at:
-                (a, b), _ = _eg_bound(eq, where)
-                lo, hi = bootstrap_interval(a, b, eq["n"])
-                und = eq["at_eg" if where == "eg" else "at_s"].undecided
-                at[where] = ("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        share, at = _minus_sampling(res, c, key, undecided=False)
         rows.append(f"| {res['name']} | {c['n']} | {cell['greedy']} | {cell['sampling']} | **{cell['EG-CFG']}** "
                     f"| {share} | {at['s']} | {at['eg']} |")
     for key, fig in PAPERS.items():
