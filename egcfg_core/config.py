@@ -163,7 +163,7 @@ _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # had before them: left out of the run id at these values, so those runs keep their ids (and a
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
 LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0,
-                 "drafts_to_end": False}
+                 "drafts_to_end": False, "carry_drafts": False}
 # the prompt style of every run before styles existed: left out of the run id (those runs keep
 # their ids; a stored config without the key was made with it: SweepConfig.from_semantic)
 LEGACY_PROMPT_STYLE = "describe"

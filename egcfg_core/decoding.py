@@ -21,6 +21,7 @@ loop only uses the protocol of ``engines/base.py`` and does not know which engin
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import math
 import re
@@ -75,6 +76,10 @@ class DecodeSettings:
     # issue 29 (the paper preset): drafts run on to the end of the function (the closing fence,
     # EOS or max_new_tokens) whatever d is, as the authors' local code does; d still names the agent
     drafts_to_end: bool = False
+    # issue 29 part 5: a draft of line k that began with the line written there is already a
+    # sampled, executed draft of line k+1 (the same program, its traces too): it counts towards
+    # line k+1's s drafts, and only the rest are sampled and run
+    carry_drafts: bool = False
 
 
 @dataclass
@@ -215,11 +220,12 @@ class Attempt:
         self.skip = skip_rules(settings.skip_certain)
 
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
-    def explore(self, sol, prefix: str, line_index: int) -> list[CandidateRecord]:
+    def explore(self, sol, prefix: str, line_index: int, n: int | None = None) -> list[CandidateRecord]:
+        """``n`` (default s) drafts of the next d lines, made executable and deduplicated."""
         a, st = self.agent, self.settings
         lines, cap = (st.max_lines, st.max_new_tokens) if st.drafts_to_end else (a.d, a.d * st.candidate_tokens_per_line)
-        rows = self.lm.sample(sol, n=a.s, temperature=a.t, top_p=st.top_p, lines=lines, max_new_tokens=cap,
-                              seed=line_seed(st.seed, self.problem.task_id, a, line_index))
+        rows = self.lm.sample(sol, n=a.s if n is None else n, temperature=a.t, top_p=st.top_p, lines=lines,
+                              max_new_tokens=cap, seed=line_seed(st.seed, self.problem.task_id, a, line_index))
         compute.add(sampled_tokens=sum(map(len, rows)))
         cands, seen = [], {}
         for j, row in enumerate(rows):
@@ -253,18 +259,53 @@ class Attempt:
             for e in c.executions:
                 e.trace_text = render_trace(e.trace) if e.trace else ""
 
-    def build_signal(self, sol, prefix: str, line_index: int,
-                     timings: dict[str, float]) -> tuple[list[CandidateRecord], str]:
-        """Steps 1-4 for one line: the candidates and the signal block ("" = no guidance)."""
+    def build_signal(self, sol, prefix: str, line_index: int, timings: dict[str, float],
+                     carried: list[CandidateRecord] = ()) -> tuple[list[CandidateRecord], str]:
+        """Steps 1-4 for one line: the candidates and the signal block ("" = no guidance).
+        ``carried`` (``carry_drafts``): drafts of earlier lines that began with the lines written
+        since, already executed; they come first and only s minus their number are sampled."""
         if self.agent.gamma == 0 or not self.problem.visible_tests:
             return [], ""
-        t0 = time.perf_counter()
-        cands = self.explore(sol, prefix, line_index)
-        timings["sample_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        self.execute(cands)
-        timings["execute_s"] = time.perf_counter() - t0
+        cands = list(carried[:self.agent.s])
+        if len(cands) < self.agent.s:
+            t0 = time.perf_counter()
+            new = self.explore(sol, prefix, line_index, n=self.agent.s - len(cands))
+            timings["sample_s"] = time.perf_counter() - t0
+            seen = {c.executable: c.index for c in cands}
+            for c in new:  # numbered after the carried drafts, deduplicated against them too
+                c.index += len(cands)
+                if c.duplicate_of is not None:
+                    c.duplicate_of += len(cands)
+                elif c.executable is not None:
+                    c.duplicate_of = seen.get(c.executable)
+                    seen.setdefault(c.executable, c.index)
+            t0 = time.perf_counter()
+            self.execute(new)
+            timings["execute_s"] = time.perf_counter() - t0
+            cands += new
         return cands, self.render(cands, prefix)
+
+    @staticmethod
+    def carry(cands: list[CandidateRecord], written: str, line_index: int) -> list[CandidateRecord]:
+        """The drafts among ``cands`` that began with the line just ``written`` and hold at least
+        one more complete line, as drafts of the next line: their rest, a sample of what follows
+        the written line as a fresh draft would be (one line shorter), and the same program, so
+        the same executions. Numbered from 0 in their order; ``carried_from`` keeps the line where
+        each was sampled and run."""
+        out, seen = [], {}
+        for c in cands:
+            rest = c.raw_text[len(written):]
+            if (not written.endswith("\n") or not c.raw_text.startswith(written) or "\n" not in rest
+                    or not rest.split("\n", 1)[0].strip()):
+                continue
+            k = len(out)
+            dup = seen.get(c.executable) if c.executable is not None else None
+            if c.executable is not None and dup is None:
+                seen[c.executable] = k
+            out.append(CandidateRecord(index=k, raw_text=rest, executable=c.executable, duplicate_of=dup,
+                                       executions=[dataclasses.replace(e, candidate_index=k) for e in c.executions],
+                                       carried_from=line_index if c.carried_from is None else c.carried_from))
+        return out
 
     def render(self, cands: list[CandidateRecord], prefix: str) -> str:
         """The signal block of executed candidates, in the run's signal format."""
@@ -334,6 +375,7 @@ class Attempt:
         stop_reason, code = "", ""
         verified: tuple[int, int] | None = None  # (line, candidate) whose code ended the attempt
         foreseen = False  # the previous line's candidates agreed on this one (skip rule `ahead`)
+        carried: list[CandidateRecord] = []  # drafts of earlier lines that go on from here (carry_drafts)
         while not stop_reason:
             if self.cancel.is_set() or SHUTDOWN.is_set():
                 stop_reason = "cancelled"
@@ -349,7 +391,7 @@ class Attempt:
                 peeked = self.peek(sol, code_ids, logits_u)
                 timings["decode_s"] += time.perf_counter() - t0
                 skipped = "confident" if peeked is not None else ""
-            cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings)
+            cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings, carried)
             found = verified_candidate(cands, prefix, self.problem) if st.accept_verified else None
             if found is not None:  # a whole function that passed every visible test: end with it
                 cand, code = found
@@ -392,6 +434,8 @@ class Attempt:
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings,
                               skip_rule=skipped, compute=line_cost())
             foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
+            if st.carry_drafts:  # a line written without exploring passes the carried drafts on
+                carried = self.carry(cands or carried, line.chosen_text, line_index)
             lines.append(line)
             for k in totals:
                 totals[k] += timings[k]

@@ -122,6 +122,9 @@ class CandidateRecord:
     executable: str | None  # extract_executable(prefix + raw_text); None when nothing runs
     duplicate_of: int | None = None  # index of an earlier candidate with the same executable
     executions: list[ExecutionRecord] = field(default_factory=list)
+    # decode.carry_drafts: the line where this draft was sampled and executed (it began with the
+    # lines written since; raw_text is its rest, its executions are that line's); None = sampled here
+    carried_from: int | None = None
 
 
 @dataclass

@@ -194,7 +194,7 @@ def lines_table(run_id: str, solve: SolveRecord) -> pa.Table:
 
 def candidates_table(run_id: str, solve: SolveRecord) -> pa.Table:
     task_id = solve.problem.task_id
-    agent, line, idx, raw, exe, dup = ([] for _ in range(6))
+    agent, line, idx, raw, exe, dup, carried = ([] for _ in range(7))
     for a in solve.attempts:
         for ln in a.lines:
             for c in ln.candidates:
@@ -204,11 +204,13 @@ def candidates_table(run_id: str, solve: SolveRecord) -> pa.Table:
                 raw.append(c.raw_text)
                 exe.append(c.executable)
                 dup.append(c.duplicate_of)
+                carried.append(c.carried_from)
     n = len(agent)
     return _table({
         "run_id": (STR, [run_id] * n), "task_id": (STR, [task_id] * n),
         "agent_index": (I32, agent), "line_index": (I32, line), "candidate_index": (I32, idx),
         "raw_text": (STR, raw), "executable": (STR, exe), "duplicate_of": (I32, dup),
+        "carried_from": (I32, carried),
     })
 
 

@@ -157,6 +157,9 @@ CREATE TABLE IF NOT EXISTS candidates (
     duplicate_of     INTEGER,                 -- earlier candidate with the same executable
     PRIMARY KEY (run_id, task_id, agent_index, line_index, candidate_index)
 );
+-- decode.carry_drafts: the line where this draft was sampled and executed (it began with the lines
+-- written since; raw_text is its rest, its executions rows repeat that line's); NULL = sampled here
+ALTER TABLE candidates ADD COLUMN IF NOT EXISTS carried_from INTEGER;
 
 -- One row per (candidate x visible test) run in the sandbox.
 CREATE TABLE IF NOT EXISTS executions (

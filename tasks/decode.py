@@ -13,8 +13,8 @@ class PipelineAttempt(Attempt):
     """An attempt whose per-line exploration and execution run as Prefect tasks (the rest of the
     line, its timings included, is ``Attempt``'s)."""
 
-    def explore(self, sol, prefix, line_index):
-        return explore_task(self, sol, prefix, line_index)
+    def explore(self, sol, prefix, line_index, n=None):
+        return explore_task(self, sol, prefix, line_index, n)
 
     def execute(self, cands):
         execute_task(self, cands)

@@ -70,10 +70,10 @@ class Scripted(Attempt):
     raws: list[str] = []
     explored: list[int]
 
-    def explore(self, sol, prefix, line_index):
+    def explore(self, sol, prefix, line_index, n=None):
         self.explored.append(line_index)
         out = []
-        for j, raw in enumerate(self.raws):
+        for j, raw in enumerate(self.raws[:n]):
             out.append(CandidateRecord(index=j, raw_text=raw, executable=extract_executable(prefix + raw)))
         return out
 
@@ -133,10 +133,11 @@ class ByLine(Scripted):
 
     by_line: dict[int, list[str]] = {}
 
-    def explore(self, sol, prefix, line_index):
+    def explore(self, sol, prefix, line_index, n=None):
         self.explored.append(line_index)
+        self.asked.append(n)
         return [CandidateRecord(index=j, raw_text=raw, executable=extract_executable(prefix + raw))
-                for j, raw in enumerate(self.by_line.get(line_index, ["    x = 1\n    y = 2\n"] * 2))]
+                for j, raw in enumerate(self.by_line.get(line_index, ["    x = 1\n    y = 2\n"] * 2)[:n])]
 
 
 def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
@@ -159,7 +160,7 @@ def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
     for rules, explored in (("agree", list(range(len(rows)))), ("agree,ahead", list(range(0, len(rows), 2)))):
         att = ByLine(lm, ADD, head, AgentConfig(t=0.7, gamma=1.0, s=2, d=2), 1,
                      replace(settings, skip_certain=rules))
-        att.explored = []
+        att.explored, att.asked = [], []
         rec = att.run()
         assert rec.code == greedy.code and att.explored == explored[: len(att.explored)]
         assert len(att.explored) == len(explored) - (len(rows) - len(rec.lines))
@@ -274,3 +275,81 @@ def test_the_store_records_which_candidate_ended_an_attempt(tmp_path):
     # shards with and without the columns read together (NULL where a shard lacks them)
     con = open_shards(str(tmp_path / "*.duckdb"))
     assert con.execute("SELECT count(*), count(verified_line) FROM attempts").fetchall() == [(3, 1)]
+
+
+def test_carry_keeps_the_drafts_that_began_with_the_written_line():
+    """A draft of line k whose first line is the line written there, with a complete line after
+    it, is a draft of line k+1 (its rest; the same program, so its executions come along)."""
+    w = "    c = a + b\n"
+    cands = [_executed(0, w + "    return c\n", ["passed", "passed"]),
+             _executed(1, "    c = b + a\n    return c\n", ["passed", "passed"]),  # began otherwise
+             _executed(2, w + "    return c\n", []),  # the same program as draft 0
+             _executed(3, w, ["failed", "failed"]),  # nothing after the written line
+             _executed(4, w + "    return c", ["passed", "passed"]),  # the next line is not complete
+             _executed(5, w + "    return c * 2\n", ["failed", "failed"])]
+    cands[2].duplicate_of = 0
+    out = Attempt.carry(cands, w, 3)
+    assert [(c.index, c.raw_text, c.duplicate_of, c.carried_from) for c in out] == [
+        (0, "    return c\n", None, 3), (1, "    return c\n", 0, 3), (2, "    return c * 2\n", None, 3)]
+    assert out[0].executable == cands[0].executable and [e.candidate_index for e in out[2].executions] == [2, 2]
+    assert [e.status for e in out[2].executions] == ["failed", "failed"] and out[1].executions == []
+    # carried again, it keeps the line where it was sampled
+    again = Attempt.carry(out, "    return c\n", 4)
+    assert again == []  # nothing after it
+    deeper = Attempt.carry([replace(out[0], raw_text="    return c\n    x = 1\n")], "    return c\n", 4)
+    assert [(c.raw_text, c.carried_from) for c in deeper] == [("    x = 1\n", 3)]
+    assert Attempt.carry(cands, "    c = a + b", 3) == []  # a line cut by the token cap carries nothing
+
+
+def test_carry_drafts_in_the_line_loop(lm):
+    """carry_drafts: the carried drafts count towards s (explore is asked for the rest) and are
+    stored with the line where they were sampled; without the setting every line samples s."""
+    from storage.rows import candidates_table
+
+    settings = DecodeSettings(max_new_tokens=60, max_lines=6, accept_verified=False, skip_certain="agree")
+    greedy = _attempt(lm, settings, []).run()
+    rows = [ln.chosen_text.split("\n", 1)[0] for ln in greedy.lines]
+    assert len(rows) >= 4
+    head = Head.build(lm, build_prompt(ADD, lm.tokenizer))
+
+    def run(by_line, **kw):
+        ByLine.by_line = by_line
+        att = ByLine(lm, ADD, head, AgentConfig(t=0.7, gamma=1.0, s=2, d=2), 1, replace(settings, **kw))
+        att.explored, att.asked = [], []
+        return att, att.run()
+
+    # both drafts agree with the greedy lines (so `agree` writes them unguided): with carrying, the
+    # line after an explored one is explored by nobody; its two drafts are the previous line's rests
+    agreeing = {k: [rows[k] + "\n" + rows[k + 1] + "\n"] * 2 for k in range(len(rows) - 1)}
+    plain_att, plain = run(agreeing)
+    att, rec = run(agreeing, carry_drafts=True)
+    assert plain.code == rec.code == greedy.code
+    assert plain_att.explored == list(range(len(plain_att.explored))) and len(plain_att.explored) >= 4
+    assert att.explored == list(range(0, 2 * len(att.explored), 2)) and len(att.explored) < len(plain_att.explored)
+    assert set(plain_att.asked) == {2} and set(att.asked) == {2}  # s each time it explores
+    line0, line1 = rec.lines[0], rec.lines[1]
+    assert [c.carried_from for c in line0.candidates] == [None, None]
+    assert [(c.carried_from, c.raw_text) for c in line1.candidates] == [(0, rows[1] + "\n")] * 2
+    table = candidates_table("r", type("S", (), {"problem": ADD, "attempts": [rec]})())
+    assert table.column("carried_from").to_pylist()[:4] == [None, None, 0, 0]
+    # one draft agrees, the other does not: one carried, one sampled (explore asked for n = 1)
+    mixed = {k: [rows[k] + "\n" + rows[k + 1] + "\n", "    zz = 0\n" + rows[k + 1] + "\n"] for k in range(len(rows) - 1)}
+    att, rec = run(mixed, carry_drafts=True)
+    assert att.explored[:2] == [0, 1] and att.asked[:2] == [2, 1]
+    line1 = rec.lines[1]
+    assert [(c.index, c.carried_from) for c in line1.candidates] == [(0, 0), (1, None)]
+
+
+def test_carry_drafts_is_in_the_run_id_only_when_on():
+    import json
+
+    from egcfg_core.config import SweepConfig
+
+    off = load_config("configs/experiments/mbpp_dev_issue10.toml")
+    on = load_config("configs/experiments/mbpp_dev_issue10.toml", {"carry_drafts": True})
+    assert "carry_drafts" not in off.semantic()["decode"] and on.semantic()["decode"]["carry_drafts"] is True
+    assert off.run_id() != on.run_id()
+    assert SweepConfig.from_semantic(json.loads(json.dumps(on.semantic()))).run_id() == on.run_id()
+    ablation = load_config("configs/experiments/mbpp_dev_issue10_sampling.toml")
+    assert load_config("configs/experiments/mbpp_dev_issue10_sampling.toml", {"carry_drafts": True}).run_id() \
+        == ablation.run_id()  # no guided agent: nothing to carry
