@@ -89,6 +89,8 @@ def _select(con: duckdb.DuckDBPyConnection, table: str, cols: Sequence[str], ali
     return ", ".join(f"{pre}{c}" if c in have else f"NULL AS {c}" for c in cols)
 
 
+CANDIDATE_COLS = ("agent_index", "line_index", "candidate_index", "raw_text", "executable", "duplicate_of",
+                  "carried_from")
 ATTEMPT_COLS = ("agent_index", "agent_name", "t", "gamma", "s", "d", "outcome", "stop_reason",
                 "passed_visible", "is_winner", "is_final", "code", "error", "visible", "timings",
                 "n_lines", "n_tokens", "verified_line", "verified_candidate", "reused_from", "code_source",
@@ -200,9 +202,8 @@ def problem_data(con: duckdb.DuckDBPyConnection, run_id: str, task_id: str,
                           "WHERE run_id = ? AND task_id = ? ORDER BY agent_index", key)
     lines = dict_rows(con, f"SELECT {_select(con, 'lines', LINE_COLS)} FROM lines "
                        "WHERE run_id = ? AND task_id = ? ORDER BY agent_index, line_index", key)
-    cands = dict_rows(con, """SELECT agent_index, line_index, candidate_index, raw_text, executable,
-        duplicate_of FROM candidates WHERE run_id = ? AND task_id = ?
-        ORDER BY agent_index, line_index, candidate_index""", key)
+    cands = dict_rows(con, f"""SELECT {_select(con, 'candidates', CANDIDATE_COLS)} FROM candidates
+        WHERE run_id = ? AND task_id = ? ORDER BY agent_index, line_index, candidate_index""", key)
     execs = dict_rows(con, """SELECT agent_index, line_index, candidate_index, test_index, status, error,
         trace_text, duration_s FROM executions WHERE run_id = ? AND task_id = ?
         ORDER BY agent_index, line_index, candidate_index, test_index""", key)
@@ -234,7 +235,7 @@ def problem_data(con: duckdb.DuckDBPyConnection, run_id: str, task_id: str,
         if entry is not None:
             att = by_att[c["agent_index"]]
             cd = dict(index=c["candidate_index"], raw=c["raw_text"], executable=c["executable"],
-                      duplicate_of=c["duplicate_of"], runs=[],
+                      duplicate_of=c["duplicate_of"], carried_from=c["carried_from"], runs=[],
                       accepted=(entry["source"] == "draft" and att["verified_candidate"] == c["candidate_index"]))
             entry["candidates"].append(cd)
             by_cand[(c["agent_index"], c["line_index"], c["candidate_index"])] = cd

@@ -200,6 +200,7 @@ def test_page_lists_the_store_and_escapes(db, tmp_path):
     line = att["lines"][1]
     assert line["signal"] == "# signal " + HOSTILE
     assert [c["duplicate_of"] for c in line["candidates"]] == [None, None, 0]
+    assert [c["carried_from"] for c in line["candidates"]] == [None, None, None]  # sampled at their line
     assert line["candidates"][0]["runs"][0]["trace"] == "trace A " + HOSTILE
     assert [t["text"] for t in line["tokens"] if t["flip"]] == ["    return", "<b>"]
     assert line["timings"]["prefill_s"] == 0.125
@@ -281,7 +282,8 @@ def test_a_store_older_than_the_attribution_columns_still_opens(tiny_store, tmp_
     old = tmp_path / "old.duckdb"
     shutil.copy(path, old)
     con = duckdb.connect(str(old))
-    for table, col in (("attempts", "code_source"), ("attempts", "wall_s"), ("lines", "skip_rule"), ("lines", "wall_s")):
+    for table, col in (("attempts", "code_source"), ("attempts", "wall_s"), ("lines", "skip_rule"), ("lines", "wall_s"),
+                       ("candidates", "carried_from")):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     con.close()
     res = write_explorer(old, run_x, out=tmp_path / "e")
@@ -289,6 +291,7 @@ def test_a_store_older_than_the_attribution_columns_still_opens(tiny_store, tmp_
     att = load_blob(tmp_path / "e" / "data" / "0.js")["runs"][0]["attempts"][1]
     assert att["code_source"] is None and att["compute"]["wall_s"] is None
     assert [ln["source"] for ln in att["lines"]] == ["unguided", "guided", "draft"]
+    assert all(c["carried_from"] is None for ln in att["lines"] for c in ln["candidates"])
 
 
 def results_export_page(tiny_store, tmp_path: Path) -> dict:

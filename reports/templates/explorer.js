@@ -385,6 +385,7 @@ function candidate(cd) {
     h("div", {class: "candhead"}, h("b", null, "#" + cd.index),
       cd.accepted ? h("span", {class: "tag acc", title: "a whole function that passed every visible test: the attempt's code"}, "accepted draft") : null,
       cd.duplicate_of != null ? h("span", {class: "tag"}, "duplicate of #" + cd.duplicate_of) : null,
+      cd.carried_from != null ? h("span", {class: "tag", title: "sampled and run at line " + cd.carried_from + " (it began with the lines written since): its rest, with that line's runs"}, "carried from line " + cd.carried_from) : null,
       cd.executable == null ? h("span", {class: "tag"}, "nothing executable") : null,
       cd.runs.length ? h("span", {class: "muted"}, " " + passed + "/" + cd.runs.length + " tests passed") : null),
     h("pre", {class: "raw"}, cd.raw),
