@@ -1,5 +1,6 @@
-"""Issue 10's dev-split table: each decode setting alone and together, against greedy and the
-matched sampling ablation, on MBPP and MBPP-ET, with paired sign tests (dev split only: tuning).
+"""The dev-split table (issues 10 and 29): each configuration against greedy and the matched
+sampling ablation, on the benchmark and its ET suite, with paired sign tests (dev split only:
+tuning), where each run's wins over greedy came from, and what a problem cost.
 
 Runs are named LABEL=RUN_ID (a unique prefix will do; RUN_ID+RUN_ID+... joins runs of the same
 settings over disjoint task selections, e.g. MBPP 11-30 and 31-50); the first one is the reference
@@ -7,6 +8,12 @@ each other run is compared with.  Greedy is the greedy attempt (agent 0) of the 
 hidden tests by ``egcfg evaluate RUN SUITE --all-attempts`` (of the run it was copied from, if that
 run's data is opened too).  Attempt cost is the mean wall time
 per attempt of the guided agents (noisy: the machine is shared; bench/attempt_cost.py measures cost).
+
+Below the table, per run: its wins over greedy (problems greedy fails and the run solves) by where
+the final code came from (``attempts.code_source``: an accepted draft, guided code that ran to its
+end, a sampler, ...), "guided code solves" = the problems greedy fails that guided code solved,
+over greedy's failures (issue 29's goal: >= 10%), and per problem: attempt wall seconds and model
+tokens (prefill + decoded on both streams + sampled drafts; NULL where not measured).
 
     .venv/bin/python scripts/dev_table.py --db runs/a.duckdb --db runs/b.duckdb \\
         before=116f all=ea24 v2=... sampling=9d54 [--suite mbpp --suite mbpp-et]
@@ -40,6 +47,23 @@ def greedy(con, run: str, suite: str) -> dict[str, bool]:
         "AND e.suite = ? AND e.run_id IN (a.run_id, a.reused_from) "
         "WHERE a.run_id = ? AND a.agent_index = 0 GROUP BY a.task_id", [suite, run]).fetchall()
     return {t: bool(own if own is not None else other) for t, own, other in rows}
+
+
+def sources(con, group: tuple[str, ...]) -> dict[str, str]:
+    """task -> where its final solution's code came from (``attempts.code_source``)."""
+    rows = con.execute("SELECT s.task_id, a.code_source FROM solutions s JOIN attempts a ON a.run_id = s.run_id "
+                       "AND a.task_id = s.task_id AND a.agent_index = s.agent_index "
+                       "WHERE list_contains(?, s.run_id)", [list(group)]).fetchall()
+    return dict(rows)
+
+
+def problem_cost(con, group: tuple[str, ...], tasks: list[str]) -> tuple[float | None, float | None]:
+    """Mean attempt wall seconds and model tokens per problem over ``tasks`` (all its attempts)."""
+    return con.execute(
+        "SELECT avg(wall), avg(tokens) FROM (SELECT run_id, task_id, sum(timings['wall_s']) AS wall, "
+        "sum(prefill_tokens + coalesce(head_prefill_tokens, 0) + decoded_tokens_sol + decoded_tokens_dyn "
+        "+ sampled_tokens) AS tokens FROM attempts WHERE list_contains(?, run_id) AND list_contains(?, task_id) "
+        "GROUP BY run_id, task_id)", [list(group), tasks]).fetchone()
 
 
 def main() -> None:
@@ -98,6 +122,23 @@ def main() -> None:
             vs = "" if label == ref_label else f"{a} / {b} (p = {sign_test(a, b):.2f})"
             iv = "" if label == ref_label else f"{diff:+.1f} [{lo:+.1f}, {hi:+.1f}]"
             print(f"| {label} | {k}/{len(common)} | {vs} | {iv} | {c} |")
+        greedy_fails = [t for t in common if not cols[0][1].get(t, False)] if cols[0][1] else []
+        print(f"\n{suite}: wins over greedy by source ({len(greedy_fails)} problems greedy fails), cost per problem\n")
+        print("| run | wins by source | guided code solves | wall s / problem | tokens / problem |")
+        print("|---|---|---|---|---|")
+        for (label, res), (_, group) in zip(cols[1:], runs):
+            if not res:
+                continue
+            src = sources(con, group)
+            wins = [t for t in greedy_fails if res.get(t)]
+            by = {}
+            for t in wins:
+                by[src.get(t) or "not recorded"] = by.get(src.get(t) or "not recorded", 0) + 1
+            guided = sum(src.get(t) == "guided" for t in wins)
+            share = f"{guided}/{len(greedy_fails)} = {100 * guided / len(greedy_fails):.0f}%" if greedy_fails else "-"
+            wall, tokens = problem_cost(con, group, common)
+            print(f"| {label} | {', '.join(f'{n} {k}' for k, n in sorted(by.items())) or '-'} | {share} | "
+                  f"{'-' if wall is None else f'{wall:.0f}'} | {'-' if tokens is None else f'{tokens:,.0f}'} |")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ def test_greedy_row_of_copied_attempts_comes_from_the_source_run():
         "AND CAST(split_part(task_id, '/', 2) AS INT) < 50",
         [str(SOURCE / "attempt_evaluations" / "*" / "*.parquet")]).fetchone()
     assert (int(row.group(1)), int(row.group(2))) == (expected, 50)
+    # where each run's wins over greedy came from (attempts.code_source of its final solutions)
+    wins = re.search(r"^\| ahead \| (\d+) draft \| (\d+)/(\d+) = \d+% \| \d+ \| - \|$", out, re.M)
+    assert wins, out
+    assert int(wins.group(2)) == 0 and int(wins.group(3)) == 50 - expected  # greedy's failures
     # without the source run's data the row says so instead of inventing a figure
     alone = subprocess.run(args[:2] + ["--db", str(DEV)] + args[6:], capture_output=True, text=True,
                            check=True, cwd=ROOT).stdout
