@@ -218,6 +218,7 @@ class Attempt:
         self.on_line = on_line
         self.mask = PlausibilityMask(settings.plausibility_alpha, settings.plausibility_top_k)
         self.skip = skip_rules(settings.skip_certain)
+        self.carried: list[CandidateRecord] = []  # drafts of earlier lines that go on from here (carry_drafts)
 
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
     def explore(self, sol, prefix: str, line_index: int, n: int | None = None) -> list[CandidateRecord]:
@@ -259,17 +260,18 @@ class Attempt:
             for e in c.executions:
                 e.trace_text = render_trace(e.trace) if e.trace else ""
 
-    def build_signal(self, sol, prefix: str, line_index: int, timings: dict[str, float],
-                     carried: list[CandidateRecord] = ()) -> tuple[list[CandidateRecord], str]:
+    def build_signal(self, sol, prefix: str, line_index: int,
+                     timings: dict[str, float]) -> tuple[list[CandidateRecord], str]:
         """Steps 1-4 for one line: the candidates and the signal block ("" = no guidance).
-        ``carried`` (``carry_drafts``): drafts of earlier lines that began with the lines written
-        since, already executed; they come first and only s minus their number are sampled."""
+        With ``carry_drafts``, ``self.carried`` holds drafts of earlier lines that began with the
+        lines written since, already executed: they come first and only s minus them are sampled."""
         if self.agent.gamma == 0 or not self.problem.visible_tests:
             return [], ""
-        cands = list(carried[:self.agent.s])
+        cands = list(self.carried[:self.agent.s])
         if len(cands) < self.agent.s:
             t0 = time.perf_counter()
-            new = self.explore(sol, prefix, line_index, n=self.agent.s - len(cands))
+            new = (self.explore(sol, prefix, line_index, n=self.agent.s - len(cands)) if cands
+                   else self.explore(sol, prefix, line_index))
             timings["sample_s"] = time.perf_counter() - t0
             seen = {c.executable: c.index for c in cands}
             for c in new:  # numbered after the carried drafts, deduplicated against them too
@@ -375,7 +377,6 @@ class Attempt:
         stop_reason, code = "", ""
         verified: tuple[int, int] | None = None  # (line, candidate) whose code ended the attempt
         foreseen = False  # the previous line's candidates agreed on this one (skip rule `ahead`)
-        carried: list[CandidateRecord] = []  # drafts of earlier lines that go on from here (carry_drafts)
         while not stop_reason:
             if self.cancel.is_set() or SHUTDOWN.is_set():
                 stop_reason = "cancelled"
@@ -391,7 +392,7 @@ class Attempt:
                 peeked = self.peek(sol, code_ids, logits_u)
                 timings["decode_s"] += time.perf_counter() - t0
                 skipped = "confident" if peeked is not None else ""
-            cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings, carried)
+            cands, signal = ([], "") if skipped else self.build_signal(sol, prefix, line_index, timings)
             found = verified_candidate(cands, prefix, self.problem) if st.accept_verified else None
             if found is not None:  # a whole function that passed every visible test: end with it
                 cand, code = found
@@ -435,7 +436,7 @@ class Attempt:
                               skip_rule=skipped, compute=line_cost())
             foreseen = "ahead" in self.skip and self.ahead(cands, line.chosen_text)
             if st.carry_drafts:  # a line written without exploring passes the carried drafts on
-                carried = self.carry(cands or carried, line.chosen_text, line_index)
+                self.carried = self.carry(cands or self.carried, line.chosen_text, line_index)
             lines.append(line)
             for k in totals:
                 totals[k] += timings[k]
