@@ -365,10 +365,26 @@ class Attempt:
         return rec
 
     def loop(self) -> AttemptRecord:
+        """The line loop; on any exception (a failing hook, Ctrl-C) the streams it holds go back to
+        the engine before it propagates (a llama.cpp context has a fixed number of sequences: a
+        leaked one would fail every later attempt with "all sequences are in use")."""
+        self._streams: dict[str, object] = {}
+        try:
+            return self._loop()
+        except BaseException:
+            for stream in self._streams.values():
+                try:
+                    self.lm.release(stream)
+                except Exception:  # noqa: BLE001 - the original error is the one to see
+                    pass
+            raise
+
+    def _loop(self) -> AttemptRecord:
         lm, st, a, h = self.lm, self.settings, self.agent, self.head
+        held = self._streams  # the streams this attempt holds now (released by ``loop`` on an error)
         totals = {"sample_s": 0.0, "execute_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0}
         t0 = time.perf_counter()
-        sol = lm.fork(h.stream)  # p_sol: prompt + code so far
+        sol = held["sol"] = lm.fork(h.stream)  # p_sol: prompt + code so far
         logits_u = lm.extend(sol, h.tail_ids)
         compute.add(prefill_tokens=len(h.tail_ids))
         totals["prefill_s"] += time.perf_counter() - t0
@@ -413,7 +429,7 @@ class Attempt:
             logits_c = None
             if guided:  # p_dyn = head + signal + tail + code so far, on a fork of the head stream
                 t0 = time.perf_counter()
-                dyn = lm.fork(h.stream)
+                dyn = held["dyn"] = lm.fork(h.stream)
                 dyn_ids = lm.encode(signal) + h.tail_ids + code_ids
                 logits_c = lm.extend(dyn, dyn_ids)
                 compute.add(prefill_tokens=len(dyn_ids))
@@ -425,11 +441,13 @@ class Attempt:
             if peeked is not None:  # the confident line, already written on a fork of p_sol
                 lm.release(sol)
                 sol, code_ids, (tokens, stop_reason, code, logits_u, _) = peeked[0], peeked[1], peeked[2]
+                held["sol"] = held.pop("peek")
             else:
                 tokens, stop_reason, code, logits_u, logits_c = self.write_line(
                     sol, pair, code_ids, logits_u, logits_c, guided)
             if pair is not None:
-                sol = lm.unpair(pair)  # p_dyn is dropped: the next line gets a new signal
+                sol = held["sol"] = lm.unpair(pair)  # p_dyn is dropped: the next line gets a new signal
+                held.pop("dyn", None)
             timings["decode_s"] += time.perf_counter() - t0
             line = LineRecord(line_index=line_index, prefix=prefix, signal_text=signal, candidates=cands,
                               chosen_text=lm.decode(code_ids[line_start:]), tokens=tokens, timings=timings,
@@ -445,6 +463,7 @@ class Attempt:
             if not stop_reason and len(lines) >= st.max_lines:
                 stop_reason = "line_cap"
         lm.release(sol)  # (engines also free a stream's state when it is garbage collected)
+        held.clear()
         if not code:
             code = lm.decode(code_ids).split(FENCE, 1)[0]
         code = code.rstrip() + "\n" if code.strip() else ""
@@ -501,9 +520,12 @@ class Attempt:
         p_sol, as (fork, code ids, write_line's result) when every token's unguided probability
         is at least the threshold; None (the fork dropped) at the first token below it."""
         fork, ids = self.lm.fork(sol), list(code_ids)
+        held = getattr(self, "_streams", {})
+        held["peek"] = fork
         out = self.write_line(fork, None, ids, logits_u, None, False, floor=self.settings.skip_confident)
         if out is None or out[1] == "cancelled":
             self.lm.release(fork)
+            held.pop("peek", None)
             return None
         return fork, ids, out
 

@@ -121,6 +121,32 @@ def test_forks_and_releases_do_not_leak_sequences(lm):
     assert lm.sequences_in_use() == base
 
 
+class FailsMidLine(FixedSignals):
+    """A hook that raises while p_sol and p_dyn are both held (the second token of a guided line)."""
+
+    def choose(self, logits_u, logits_c, position, guided):
+        if guided and position > 0:
+            raise RuntimeError("hook failed")
+        return super().choose(logits_u, logits_c, position, guided)
+
+
+def test_an_attempt_that_fails_gives_its_sequences_back(lm):
+    """An exception inside the line loop releases p_sol and p_dyn before it propagates: otherwise
+    the context's fixed sequences leak and every later attempt fails with 'all ... in use'."""
+    before = lm.sequences_in_use()
+    head = Head.build(lm, PARTS)
+    settings = DecodeSettings(max_new_tokens=20, max_lines=100, **LEGACY_DECODE)
+    kept = []  # the errors stay alive, their tracebacks too (as a task runner's failed state keeps them)
+    for _ in range(2 * lm.n_seq_max):  # more failures than sequences
+        with pytest.raises(RuntimeError, match="hook failed") as info:
+            FailsMidLine(lm, replace(PROBLEM, visible_tests=()), head, AgentConfig(t=0.7, gamma=1.0, s=2, d=1), 0,
+                         settings).run()
+        kept.append(info.value)
+        assert lm.sequences_in_use() == before + 1  # the head alone
+    lm.release(head.stream)
+    assert lm.sequences_in_use() == before
+
+
 def test_pair_step_equals_stepping_alone_and_unpair_returns_p_sol(lm):
     head = lm.start(lm.encode("def add(a, b):\n"))
     sol, dyn, alone = lm.fork(head), lm.fork(head), lm.fork(head)
