@@ -219,6 +219,7 @@ class Attempt:
         self.mask = PlausibilityMask(settings.plausibility_alpha, settings.plausibility_top_k)
         self.skip = skip_rules(settings.skip_certain)
         self.carried: list[CandidateRecord] = []  # drafts of earlier lines that go on from here (carry_drafts)
+        self._streams: dict[str, object] = {}  # the engine streams the loop holds now (``loop`` frees them on an error)
 
     # ---- steps 1-4: explore, make executable, execute, build the signal ------------------------
     def explore(self, sol, prefix: str, line_index: int, n: int | None = None) -> list[CandidateRecord]:
@@ -368,7 +369,7 @@ class Attempt:
         """The line loop; on any exception (a failing hook, Ctrl-C) the streams it holds go back to
         the engine before it propagates (a llama.cpp context has a fixed number of sequences: a
         leaked one would fail every later attempt with "all sequences are in use")."""
-        self._streams: dict[str, object] = {}
+        self._streams.clear()
         try:
             return self._loop()
         except BaseException:
@@ -520,7 +521,7 @@ class Attempt:
         p_sol, as (fork, code ids, write_line's result) when every token's unguided probability
         is at least the threshold; None (the fork dropped) at the first token below it."""
         fork, ids = self.lm.fork(sol), list(code_ids)
-        held = getattr(self, "_streams", {})
+        held = self._streams
         held["peek"] = fork
         out = self.write_line(fork, None, ids, logits_u, None, False, floor=self.settings.skip_confident)
         if out is None or out[1] == "cancelled":
