@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import DATA_DIR_HELP, console, default_data_dir, fail
-from .common import DB_HELP
+from .common import DATA_DIR_HELP, DB_HELP, console, default_data_dir, fail
 from .prefect_plumbing import interrupted, quiet_prefect
 
 

@@ -192,6 +192,19 @@ def whole_function(prefix: str, raw: str, problem: Problem) -> str | None:
     return src.rstrip() + "\n"
 
 
+def number_candidates(cands: list[CandidateRecord]) -> list[CandidateRecord]:
+    """Number candidates by their position (their executions follow) and mark each whose program
+    an earlier one already has: ``duplicate_of`` is that one's index (it is not run again)."""
+    first: dict[str, int] = {}
+    for k, c in enumerate(cands):
+        c.index, c.duplicate_of = k, None
+        if c.executable is not None and (j := first.setdefault(c.executable, k)) != k:
+            c.duplicate_of = j
+        for e in c.executions:
+            e.candidate_index = k
+    return cands
+
+
 def verified_candidate(cands: list[CandidateRecord], prefix: str, problem: Problem,
                        ) -> tuple[CandidateRecord, str] | None:
     """The first candidate (by index) that is a whole function and passed every visible test."""
@@ -229,16 +242,13 @@ class Attempt:
         rows = self.lm.sample(sol, n=a.s if n is None else n, temperature=a.t, top_p=st.top_p, lines=lines,
                               max_new_tokens=cap, seed=line_seed(st.seed, self.problem.task_id, a, line_index))
         compute.add(sampled_tokens=sum(map(len, rows)))
-        cands, seen = [], {}
-        for j, row in enumerate(rows):
+        cands = []
+        for row in rows:
             raw = self.lm.decode(row)
             raw = "\n".join(raw.split("\n")[:lines]) + ("\n" if raw.count("\n") >= lines else "")
-            exe = extract_executable(prefix + raw.split(FENCE, 1)[0])
-            dup = seen.get(exe) if exe is not None else None
-            if exe is not None and dup is None:
-                seen[exe] = j
-            cands.append(CandidateRecord(index=j, raw_text=raw, executable=exe, duplicate_of=dup))
-        return cands
+            cands.append(CandidateRecord(index=0, raw_text=raw,
+                                         executable=extract_executable(prefix + raw.split(FENCE, 1)[0])))
+        return number_candidates(cands)
 
     def execute(self, cands: list[CandidateRecord]) -> None:
         p = self.problem
@@ -274,14 +284,7 @@ class Attempt:
             new = (self.explore(sol, prefix, line_index, n=self.agent.s - len(cands)) if cands
                    else self.explore(sol, prefix, line_index))
             timings["sample_s"] = time.perf_counter() - t0
-            seen = {c.executable: c.index for c in cands}
-            for c in new:  # numbered after the carried drafts, deduplicated against them too
-                c.index += len(cands)
-                if c.duplicate_of is not None:
-                    c.duplicate_of += len(cands)
-                elif c.executable is not None:
-                    c.duplicate_of = seen.get(c.executable)
-                    seen.setdefault(c.executable, c.index)
+            number_candidates(cands + new)  # after the carried drafts, deduplicated against them too
             t0 = time.perf_counter()
             self.execute(new)
             timings["execute_s"] = time.perf_counter() - t0
@@ -295,20 +298,16 @@ class Attempt:
         the written line as a fresh draft would be (one line shorter), and the same program, so
         the same executions. Numbered from 0 in their order; ``carried_from`` keeps the line where
         each was sampled and run."""
-        out, seen = [], {}
+        out = []
         for c in cands:
             rest = c.raw_text[len(written):]
             if (not written.endswith("\n") or not c.raw_text.startswith(written) or "\n" not in rest
                     or not rest.split("\n", 1)[0].strip()):
                 continue
-            k = len(out)
-            dup = seen.get(c.executable) if c.executable is not None else None
-            if c.executable is not None and dup is None:
-                seen[c.executable] = k
-            out.append(CandidateRecord(index=k, raw_text=rest, executable=c.executable, duplicate_of=dup,
-                                       executions=[dataclasses.replace(e, candidate_index=k) for e in c.executions],
+            out.append(CandidateRecord(index=0, raw_text=rest, executable=c.executable,
+                                       executions=[dataclasses.replace(e) for e in c.executions],
                                        carried_from=line_index if c.carried_from is None else c.carried_from))
-        return out
+        return number_candidates(out)
 
     def render(self, cands: list[CandidateRecord], prefix: str) -> str:
         """The signal block of executed candidates, in the run's signal format."""

@@ -31,8 +31,7 @@ def get_lm(spec: str, engine: str = DEFAULT_ENGINE, options: dict | None = None)
 
 
 def loaded_models() -> list[str]:
-    """The models this process has loaded (``engine:spec``), once each: a worker that loaded the
-    same model twice would show it twice in its log, never here; this says which it holds."""
+    """The models this process holds (``engine:spec``), one entry per ``get_lm`` load."""
     with _lock:
         return [":".join(json.loads(key)[:2]) for key in _engines]
 

@@ -21,9 +21,11 @@ tokens (prefill + decoded on both streams + sampled drafts; NULL where not measu
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 
+from reports.budget import UNITS
 from storage.readers import open_stores
 from reports.results import bootstrap_interval, sign_test
 
@@ -58,12 +60,13 @@ def sources(con, group: tuple[str, ...]) -> dict[str, str]:
 
 
 def problem_cost(con, group: tuple[str, ...], tasks: list[str]) -> tuple[float | None, float | None]:
-    """Mean attempt wall seconds and model tokens per problem over ``tasks`` (all its attempts)."""
+    """Mean attempt wall seconds and model tokens per problem over ``tasks`` (all its attempts; the
+    units of the equal-compute comparisons, reports/budget.py)."""
+    wall, tokens = UNITS["wall_s"].sql, UNITS["tokens"].sql
     return con.execute(
-        "SELECT avg(wall), avg(tokens) FROM (SELECT run_id, task_id, sum(timings['wall_s']) AS wall, "
-        "sum(prefill_tokens + coalesce(head_prefill_tokens, 0) + decoded_tokens_sol + decoded_tokens_dyn "
-        "+ sampled_tokens) AS tokens FROM attempts WHERE list_contains(?, run_id) AND list_contains(?, task_id) "
-        "GROUP BY run_id, task_id)", [list(group), tasks]).fetchone()
+        f"SELECT avg(wall), avg(tokens) FROM (SELECT a.run_id, a.task_id, sum({wall}) AS wall, sum({tokens}) AS tokens "
+        "FROM attempts a WHERE list_contains(?, a.run_id) AND list_contains(?, a.task_id) "
+        "GROUP BY a.run_id, a.task_id)", [list(group), tasks]).fetchone()
 
 
 def main() -> None:
@@ -131,9 +134,7 @@ def main() -> None:
                 continue
             src = sources(con, group)
             wins = [t for t in greedy_fails if res.get(t)]
-            by = {}
-            for t in wins:
-                by[src.get(t) or "not recorded"] = by.get(src.get(t) or "not recorded", 0) + 1
+            by = Counter(src.get(t) or "not recorded" for t in wins)
             guided = sum(src.get(t) == "guided" for t in wins)
             share = f"{guided}/{len(greedy_fails)} = {100 * guided / len(greedy_fails):.0f}%" if greedy_fails else "-"
             wall, tokens = problem_cost(con, group, common)
