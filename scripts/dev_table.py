@@ -87,6 +87,8 @@ def main() -> None:
                 raise SystemExit(f"{item}: {len(match)} runs match {prefix!r}")
             group.append(match[0])
         runs.append((label, tuple(group)))
+    if "greedy" in [label for label, _ in runs]:
+        raise SystemExit("'greedy' is the table's own row (the reference run's greedy attempt): give the runs other labels")
     ref_label, ref = runs[0]
     benchmark = con.execute("SELECT any_value(benchmark) FROM problems WHERE run_id = ?", [ref[0]]).fetchone()[0]
     suites = args.suite or [benchmark, f"{benchmark}-et"]
