@@ -29,6 +29,9 @@ def sweep_cmd(
     agent_workers: int = typer.Option(None, help="agents of one problem run concurrently"),
     problem_workers: int = typer.Option(None, help="problems solved concurrently (thread task runner)"),
     dask_address: str = typer.Option(None, help="Dask scheduler address: spread problems over its workers"),
+    shard: str = typer.Option(None, metavar="K/N", help="solve only the run's problems K, K+N, ... (0-based): N "
+                              "processes, each with its own --db, share one run id; `egcfg results export` of "
+                              "each adds up"),
     line_tasks: bool = typer.Option(None, "--line-tasks/--no-line-tasks",
                                     help="each line's exploration and execution as Prefect tasks"),
     seed: int = typer.Option(None, help="override decode.seed"),
@@ -53,7 +56,8 @@ def sweep_cmd(
                  "s": ints(s, "s") if s else None, "d": ints(d, "d") if d else None,
                  "prompt": [p.strip() for p in prompt.split(",") if p.strip()] if prompt else None,
                  "max_new_tokens": max_new_tokens, "agent_workers": agent_workers, "seed": seed,
-                 "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks}
+                 "problem_workers": problem_workers, "dask_address": dask_address, "line_tasks": line_tasks,
+                 "shard": shard}
     try:
         cfg = load_config(config, {**overrides, **decode_overrides(decode)}, preset=preset)
     except ConfigError as e:
@@ -79,7 +83,12 @@ def sweep_cmd(
                     from rich.markup import escape
 
                     console.print(f"[yellow]--resume-from: {escape(info['resume_note'])}[/]", highlight=False)
-                job["id"] = bar.add_task(cfg.benchmark, total=info["total"], completed=info["done"], rate="")
+                total, completed = info["total"], info["done"]
+                if info.get("shard"):  # the bar counts this process's share
+                    total, completed = info["shard_total"], info["shard_total"] - info["todo"]
+                    console.print(f"  shard {info['shard']}: {total} of the problems are this process's, "
+                                  f"{info['todo']} of them to solve")
+                job["id"] = bar.add_task(cfg.benchmark, total=total, completed=completed, rate="")
             elif event in ("done", "failed"):
                 state["n"] += 1
                 if event == "done":

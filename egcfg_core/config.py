@@ -13,11 +13,13 @@
               fewshot = "auto"; prompt_style = "auto"; problem_retries = 1; eval_timeout_s = 10.0;
               reuse_greedy = true   (copy the unguided attempts -- greedy, samplers -- that a
               stored run of the same attempt_key already made, instead of decoding them again)
+              shard = ""   ("K/N": solve only the problems at positions K, K+N, ... of the run;
+              N processes, each with its own store, share one run id)
               (fewshot: MBPP's 3 few-shot turns first, true/false; prompt_style: "describe" or
               "evalplus", prompts.PROMPT_STYLES; "auto" = the benchmark's convention,
               prompts.prompting: MBPP 3-shot "describe", HumanEval 0-shot "evalplus")
 
-The run id is a hash of everything that changes results (not of paths or worker counts), so
+The run id is a hash of everything that changes results (not of paths, worker counts or shards), so
 running the same sweep again resumes it.  That includes the version of the benchmark's problem
 parser (problems.PARSER_VERSIONS): what the model is shown is derived by our code, not only by
 the data.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,7 @@ class SweepConfig:
     agent_workers: int = 1
     problem_workers: int = 1  # problems solved at once (a Prefect task runner)
     dask_address: str = ""  # a Dask scheduler: problems spread over its workers (prefect-dask)
+    shard: str = ""  # "K/N": this process solves the run's problems K, K+N, K+2N, ... (0-based); "" = all
     line_tasks: bool = False  # each line's exploration and execution as Prefect tasks (~50 ms a line)
     fewshot: bool | str = "auto"  # MBPP's few-shot turns: true, false or "auto" (see prompting())
     prompt_style: str = "auto"  # prompts.PROMPT_STYLES or "auto" (see prompting())
@@ -92,8 +96,8 @@ class SweepConfig:
         d.pop("prompt_style")
         if style != LEGACY_PROMPT_STYLE:
             d["prompt_style"] = style
-        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "line_tasks", "problem_retries",
-                  "reuse_greedy"):
+        for k in ("data_dir", "agent_workers", "problem_workers", "dask_address", "shard", "line_tasks",
+                  "problem_retries", "reuse_greedy"):
             d.pop(k)
         d["decode"].pop("exec_workers")
         guided = any(g > 0 for g in self.gamma)
@@ -154,7 +158,7 @@ _SECTIONS = {
              "sample_t": "sample_t", "sample_n": "sample_n", "prompt": "prompt",
              "gamma_inner": "gamma_inner"},
     "run": {"agent_workers": "agent_workers", "problem_workers": "problem_workers",
-            "dask_address": "dask_address", "line_tasks": "line_tasks", "fewshot": "fewshot",
+            "dask_address": "dask_address", "shard": "shard", "line_tasks": "line_tasks", "fewshot": "fewshot",
             "prompt_style": "prompt_style", "problem_retries": "problem_retries",
             "eval_timeout_s": "eval_timeout_s", "reuse_greedy": "reuse_greedy"},
 }
@@ -224,6 +228,16 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a table of sections")
     return data
+
+
+def parse_shard(spec: Any) -> tuple[int, int]:
+    """``run.shard`` "K/N" as (K, N): this process takes the run's problems at positions K, K+N, ...
+    of its selection (0 <= K < N).  Not part of the run id: N processes with their own stores
+    solve one run between them, and their exports add up (``egcfg results export``)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(spec))
+    if not m or not int(m[1]) < int(m[2]):
+        raise ConfigError(f"run.shard: expected K/N with 0 <= K < N (e.g. 0/2 and 1/2 for two processes), got {spec!r}")
+    return int(m[1]), int(m[2])
 
 
 def _num_list(name: str, value: Any, typ: type, *, lo: float, lo_inclusive: bool = True,
@@ -392,6 +406,9 @@ def build_config(data: dict[str, Any] | None = None, overrides: dict[str, Any] |
         if not isinstance(flat["dask_address"], str):
             raise ConfigError(f"run.dask_address: expected a string like tcp://host:8786, got {flat['dask_address']!r}")
         cfg["dask_address"] = flat["dask_address"]
+    if flat.get("shard") not in (None, ""):
+        parse_shard(flat["shard"])  # ConfigError naming the setting
+        cfg["shard"] = str(flat["shard"])
     for key in ("agent_workers", "problem_workers", "problem_retries"):
         if key in flat:
             cfg[key] = _num_list(f"run.{key}", flat[key], int, lo=0 if key == "problem_retries" else 1)[0]

@@ -21,7 +21,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from egcfg_core.config import SweepConfig, attempt_key, load_config
+from egcfg_core.config import SweepConfig, attempt_key, load_config, parse_shard
 from egcfg_core.decoding import SHUTDOWN
 from egcfg_core.problems import load_problems, mbpp_fewshot, parse_task_selection, resolve_data_dir
 from egcfg_core.records import AttemptRecord, SolveRecord
@@ -112,6 +112,15 @@ def attempt_reuse(store: Store, config: SweepConfig, run_id: str, fingerprint: s
     return out
 
 
+def shard_of(problems: list, shard: str) -> list:
+    """The problems of ``run.shard`` "K/N": those at positions K, K+N, ... of the run's selection
+    (interleaved, so each shard gets its share of the hard ones); all of them for ""."""
+    if not shard:
+        return list(problems)
+    k, n = parse_shard(shard)
+    return [p for i, p in enumerate(problems) if i % n == k]
+
+
 def load_selection(config: SweepConfig):
     """(the selected problems, MBPP's few-shot examples when the run's prompt has them, else None:
     ``config.prompting()``)."""
@@ -140,7 +149,8 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
         # a resume that copied nothing says why (e.g. the export's run has another id)
         note = resume_note(resume_from, run_id, config.semantic()) if resume_from and not seeded else ""
         done = store.done_task_ids(run_id)
-        todo = [p for p in loaded.problems if p.task_id not in done]
+        mine = shard_of(loaded.problems, config.shard)
+        todo = [p for p in mine if p.task_id not in done]
         reuse = attempt_reuse(store, config, run_id, fingerprint, todo) if config.reuse_greedy else {}
         sources = sorted({a.reused_from for copied in reuse.values() for a in copied})
         if reuse:
@@ -150,11 +160,13 @@ def sweep(config: SweepConfig | None = None, db: str = "runs/egcfg.duckdb", conf
         counts = {"selected": len(loaded.problems), "already_done": len(done), "seeded": seeded,
                   "done": 0, "failed": 0}  # done / failed: this session
         progress.emit("start", run_id=run_id, total=len(loaded.problems), done=len(done), todo=len(todo),
+                      shard=config.shard, shard_total=len(mine),
                       seeded=seeded, resume_note=note, reused=len(reuse),
                       reused_attempts=sum(map(len, reuse.values())), reused_from=sources)
-        logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve", run_id,
+        logger.info("run %s (%s, %s): %d problems selected, %d already done%s, %d to solve%s", run_id,
                     config.benchmark, fingerprint, len(loaded.problems), len(done),
-                    f" ({seeded} of them from {resume_from})" if seeded else "", len(todo))
+                    f" ({seeded} of them from {resume_from})" if seeded else "", len(todo),
+                    f" (shard {config.shard}: the others are another process's)" if config.shard else "")
         isolations: set[str] = set()
 
         def commit(problem, result, t0):

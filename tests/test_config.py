@@ -368,9 +368,12 @@ def test_sweep_cli_passes_file_and_overrides(tmp_path, monkeypatch):
     path = write(tmp_path, "c.toml", TOML)
     db = tmp_path / "x.duckdb"
     res = CliRunner().invoke(app, ["sweep", "--config", str(path), "--db", str(db), "--gamma", "0.5,1",
-                                   "--seed", "11", "--max-new-tokens", "5", "--data-dir", str(tmp_path)])
+                                   "--seed", "11", "--max-new-tokens", "5", "--data-dir", str(tmp_path),
+                                   "--shard", "1/3"])
     assert res.exit_code == 0, res.output
     cfg = seen["config"]
+    assert cfg.shard == "1/3" and cfg.run_id() == load_config(path, {"gamma": [0.5, 1.0], "seed": 11,
+                                                                     "max_new_tokens": 5}).run_id()
     assert seen["db"] == str(db)
     assert cfg.gamma == (0.5, 1.0) and cfg.decode.seed == 11 and cfg.decode.max_new_tokens == 5
     assert cfg.data_dir == str(tmp_path)
@@ -384,6 +387,8 @@ def test_sweep_cli_bad_config_exits_2_naming_the_field(tmp_path):
     assert res.exit_code == 2 and "grid.s" in res.stderr, (res.exit_code, res.output)
     res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--max-new-tokens", "0"])
     assert res.exit_code == 2 and "decode.max_new_tokens" in res.stderr
+    res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--shard", "2/2"])
+    assert res.exit_code == 2 and "run.shard" in res.stderr
     for bad_decode, field in (("nope=1", "--decode 'nope=1'"), ("accept_verified=maybe", "decode.accept_verified"),
                               ("skip_certain=header,nope", "skip_certain")):
         res = CliRunner().invoke(app_(), ["sweep", "--db", str(tmp_path / "x.duckdb"), "--decode", bad_decode])

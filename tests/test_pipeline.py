@@ -245,6 +245,47 @@ def test_concurrent_agents_store_the_same_decisions(swept, tmp_path, workers):
         assert q(par_db, sql) == q(db, sql), table
 
 
+def test_shards_split_one_run_and_their_exports_add_up(swept, tmp_path):
+    """run.shard K/N: two processes with their own stores solve the run's problems between them
+    under the run id of the whole run (the shard is not part of it), the same rows as the
+    unsharded sweep, and their results exports merge into the whole run."""
+    from flows.sweep import sweep_flow
+    from storage.export import export_results
+
+    cfg, db, _, _ = swept
+    out = tmp_path / "results"
+    done = []
+    for k in (0, 1):
+        part = tiny_config(cfg.data_dir, shard=f"{k}/2")
+        assert part.run_id() == cfg.run_id()
+        part_db = tmp_path / f"shard{k}.duckdb"
+        st = sweep_flow(config=part, db=str(part_db))
+        assert (st["run_id"], st["done"], st["failed"]) == (cfg.run_id(), 1, 0)
+        tasks = q(part_db, "SELECT task_id FROM problems WHERE status = 'done'")
+        assert tasks == [(["Mbpp/11", "Mbpp/12"][k],)]  # positions k, k + 2, ... of the selection
+        sql = "SELECT task_id, agent_index, code, outcome, is_final FROM attempts ORDER BY ALL"
+        assert q(part_db, sql) == [r for r in q(db, sql) if r[0] == tasks[0][0]]
+        con = duckdb.connect(str(part_db), read_only=True)
+        try:
+            export_results(con, out, cfg.run_id())
+        finally:
+            con.close()
+        done += tasks
+    assert sorted(done) == q(db, "SELECT task_id FROM problems ORDER BY task_id")
+    merged = duckdb.connect().execute(
+        "SELECT task_id, passed_hidden FROM read_parquet(?, hive_partitioning = true) ORDER BY task_id",
+        [str(out / "solutions" / "*" / "*.parquet")]).fetchall()
+    assert merged == q(db, "SELECT task_id, passed_hidden FROM solutions ORDER BY task_id")
+
+
+@pytest.mark.parametrize("bad", ["2/2", "1", "a/b", "-1/2", "1/0"])
+def test_a_bad_shard_is_a_config_error(bad):
+    from egcfg_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="run.shard: expected K/N"):
+        load_config(None, {"shard": bad})
+
+
 def test_query_and_export_round_trip(swept, tmp_path):
     from egcfg_cli.main import app
 
