@@ -12,7 +12,9 @@ per attempt of the guided agents (noisy: the machine is shared; bench/attempt_co
 Below the table, per run: its wins over greedy (problems greedy fails and the run solves) by where
 the final code came from (``attempts.code_source``: an accepted draft, guided code that ran to its
 end, a sampler, ...), "guided code solves" = the problems greedy fails that guided code solved,
-over greedy's failures (issue 29's goal: >= 10%), and per problem: attempt wall seconds and model
+over greedy's failures (issue 29's goal: >= 10%), "loop code passing visible" = of the EG-CFG attempts
+whose own line loop wrote their code to its end (not an accepted draft), those that passed the
+visible tests (the old MBPP-500 run: 1 of 540), and per problem: attempt wall seconds and model
 tokens (prefill + decoded on both streams + sampled drafts; NULL where not measured).
 
     .venv/bin/python scripts/dev_table.py --db runs/a.duckdb --db runs/b.duckdb \\
@@ -57,6 +59,17 @@ def sources(con, group: tuple[str, ...]) -> dict[str, str]:
                        "AND a.task_id = s.task_id AND a.agent_index = s.agent_index "
                        "WHERE list_contains(?, s.run_id)", [list(group)]).fetchall()
     return dict(rows)
+
+
+def guided_to_end(con, group: tuple[str, ...], tasks: list[str]) -> tuple[int, int]:
+    """(passed the visible tests, all) over the EG-CFG attempts on ``tasks`` whose line loop wrote
+    their code to its end, not an accepted draft (``code_source`` guided, unguided, or loop where a
+    back-fill could not tell the two apart): (0, 0) where none did or the run predates the column."""
+    passed, n = con.execute(
+        "SELECT count(*) FILTER (WHERE passed_visible), count(*) FROM attempts WHERE list_contains(?, run_id) "
+        "AND list_contains(?, task_id) AND code_source IN ('guided', 'unguided', 'loop')",
+        [list(group), tasks]).fetchone()
+    return int(passed or 0), int(n or 0)
 
 
 def problem_cost(con, group: tuple[str, ...], tasks: list[str]) -> tuple[float | None, float | None]:
@@ -129,8 +142,9 @@ def main() -> None:
             print(f"| {label} | {k}/{len(common)} | {vs} | {iv} | {c} |")
         greedy_fails = [t for t in common if not cols[0][1].get(t, False)] if cols[0][1] else []
         print(f"\n{suite}: wins over greedy by source ({len(greedy_fails)} problems greedy fails), cost per problem\n")
-        print("| run | wins by source | guided code solves | wall s / problem | tokens / problem |")
-        print("|---|---|---|---|---|")
+        print("| run | wins by source | guided code solves | loop code passing visible | wall s / problem "
+              "| tokens / problem |")
+        print("|---|---|---|---|---|---|")
         for (label, res), (_, group) in zip(cols[1:], runs):
             if not res:
                 continue
@@ -140,7 +154,9 @@ def main() -> None:
             guided = sum(src.get(t) == "guided" for t in wins)
             share = f"{guided}/{len(greedy_fails)} = {100 * guided / len(greedy_fails):.0f}%" if greedy_fails else "-"
             wall, tokens = problem_cost(con, group, common)
+            ok, ran = guided_to_end(con, group, common)
             print(f"| {label} | {', '.join(f'{n} {k}' for k, n in sorted(by.items())) or '-'} | {share} | "
+                  f"{f'{ok}/{ran}' if ran else '-'} | "
                   f"{'-' if wall is None else f'{wall:.0f}'} | {'-' if tokens is None else f'{tokens:,.0f}'} |")
 
 

@@ -30,9 +30,16 @@ def test_greedy_row_of_copied_attempts_comes_from_the_source_run():
         [str(SOURCE / "attempt_evaluations" / "*" / "*.parquet")]).fetchone()
     assert (int(row.group(1)), int(row.group(2))) == (expected, 50)
     # where each run's wins over greedy came from (attempts.code_source of its final solutions)
-    wins = re.search(r"^\| ahead \| (\d+) draft \| (\d+)/(\d+) = \d+% \| \d+ \| - \|$", out, re.M)
+    wins = re.search(r"^\| ahead \| (\d+) draft \| (\d+)/(\d+) = \d+% \| (\d+)/(\d+) \| \d+ \| - \|$", out, re.M)
     assert wins, out
     assert int(wins.group(2)) == 0 and int(wins.group(3)) == 50 - expected  # greedy's failures
+    # its EG-CFG attempts whose line loop wrote their code to the end, and how many passed the visible tests
+    con = duckdb.connect()
+    (ok, ran) = con.execute(
+        "SELECT count(*) FILTER (WHERE passed_visible), count(*) FROM read_parquet(?, hive_partitioning = true) "
+        "WHERE run_id IN ('2655f96bbc1e', '3450d1f95ab5') AND code_source IN ('guided', 'unguided', 'loop')",
+        [str(DEV / "attempts" / "*" / "*.parquet")]).fetchone()
+    assert ran > 0 and (int(wins.group(4)), int(wins.group(5))) == (ok, ran)
     # without the source run's data the row says so instead of inventing a figure
     alone = subprocess.run(args[:2] + ["--db", str(DEV)] + args[6:], capture_output=True, text=True,
                            check=True, cwd=ROOT).stdout
