@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from .records import AttemptRecord
 
 SOURCES = ("greedy", "sampler", "draft", "guided", "unguided", "loop", "none")
+LOOP_SOURCES = ("guided", "unguided", "loop")  # an EG-CFG agent's own line loop wrote the code to its end
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 
+from egcfg_core.attribution import LOOP_SOURCES
 from reports.budget import UNITS
 from storage.readers import open_stores
 from reports.results import bootstrap_interval, sign_test
@@ -61,14 +62,15 @@ def sources(con, group: tuple[str, ...]) -> dict[str, str]:
     return dict(rows)
 
 
-def guided_to_end(con, group: tuple[str, ...], tasks: list[str]) -> tuple[int, int]:
+def loop_code_visible(con, group: tuple[str, ...], tasks: list[str]) -> tuple[int, int]:
     """(passed the visible tests, all) over the EG-CFG attempts on ``tasks`` whose line loop wrote
-    their code to its end, not an accepted draft (``code_source`` guided, unguided, or loop where a
-    back-fill could not tell the two apart): (0, 0) where none did or the run predates the column."""
+    their code to its end, not an accepted draft (``attribution.LOOP_SOURCES``: guided, unguided, or
+    loop where a back-fill could not tell the two apart): (0, 0) where none did or the run predates
+    the column."""
     passed, n = con.execute(
         "SELECT count(*) FILTER (WHERE passed_visible), count(*) FROM attempts WHERE list_contains(?, run_id) "
-        "AND list_contains(?, task_id) AND code_source IN ('guided', 'unguided', 'loop')",
-        [list(group), tasks]).fetchone()
+        "AND list_contains(?, task_id) AND list_contains(?, code_source)",
+        [list(group), tasks, list(LOOP_SOURCES)]).fetchone()
     return int(passed or 0), int(n or 0)
 
 
@@ -154,7 +156,7 @@ def main() -> None:
             guided = sum(src.get(t) == "guided" for t in wins)
             share = f"{guided}/{len(greedy_fails)} = {100 * guided / len(greedy_fails):.0f}%" if greedy_fails else "-"
             wall, tokens = problem_cost(con, group, common)
-            ok, ran = guided_to_end(con, group, common)
+            ok, ran = loop_code_visible(con, group, common)
             print(f"| {label} | {', '.join(f'{n} {k}' for k, n in sorted(by.items())) or '-'} | {share} | "
                   f"{f'{ok}/{ran}' if ran else '-'} | "
                   f"{'-' if wall is None else f'{wall:.0f}'} | {'-' if tokens is None else f'{tokens:,.0f}'} |")
