@@ -126,6 +126,10 @@ class SweepConfig:
         parser = PARSER_VERSIONS.get(self.benchmark, 1)
         if parser != 1:
             d["problems_parser"] = parser
+        # carried drafts are read by the skip rules in their version CARRY_RULE (1, left out: a
+        # carried draft of one line vetoed `ahead`, runs up to e14314cb9105): another rule, another run
+        if guided and self.decode.carry_drafts and CARRY_RULE != 1:
+            d["carry_rule"] = CARRY_RULE
         return d
 
     @classmethod
@@ -134,7 +138,7 @@ class SweepConfig:
         leaves out at their defaults, except the later decode settings, which a run made before
         them had at their ``LEGACY_DECODE`` values, and the prompt style, which such a run had at
         ``LEGACY_PROMPT_STYLE``."""
-        sem = {"prompt_style": LEGACY_PROMPT_STYLE, **{k: v for k, v in stored.items() if k != "problems_parser"}}
+        sem = {"prompt_style": LEGACY_PROMPT_STYLE, **{k: v for k, v in stored.items() if k not in ("problems_parser", "carry_rule")}}
         decode = DecodeSettings(**{**LEGACY_DECODE, **sem.pop("decode", {})})
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in sem.items()}, decode=decode)
 
@@ -168,6 +172,9 @@ _DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeSettings)}
 # stored config without one of these keys was made with this value: SweepConfig.from_semantic)
 LEGACY_DECODE = {"signal_format": "v1", "accept_verified": False, "skip_certain": "", "skip_confident": 0.0,
                  "drafts_to_end": False, "carry_drafts": False}
+# how the skip rules read drafts carried from an earlier line (decode.carry_drafts): 2 = a carried
+# draft holding a single line neither confirms nor vetoes `ahead` (Attempt.ahead); 1 = it vetoed it
+CARRY_RULE = 2
 # the prompt style of every run before styles existed: left out of the run id (those runs keep
 # their ids; a stored config without the key was made with it: SweepConfig.from_semantic)
 LEGACY_PROMPT_STYLE = "describe"

@@ -339,7 +339,11 @@ class Attempt:
     @staticmethod
     def ahead(cands: list[CandidateRecord], written: str) -> bool:
         """Every candidate has two complete lines, began with the line just ``written`` and
-        continues with the same non-empty line: the next line is foreseen (the ``ahead`` rule)."""
+        continues with the same non-empty line: the next line is foreseen (the ``ahead`` rule).
+        A draft carried from an earlier line (``carry_drafts``) that holds a single complete line
+        was sampled no further than this line: it neither confirms nor vetoes the next one, and is
+        left out (at least two drafts must remain)."""
+        cands = [c for c in cands if c.carried_from is None or len(c.raw_text.split("\n")) >= 3]
         if len(cands) < 2:
             return False
         firsts, seconds = set(), set()

@@ -148,6 +148,15 @@ def test_ahead_skips_the_line_the_previous_candidates_agreed_on(lm):
     assert not Attempt.ahead([CandidateRecord(i, "    c = a\n    return c", None) for i in range(2)],
                              "    c = a\n")  # the second line is not complete (token cap)
     assert not Attempt.ahead([CandidateRecord(0, "    c = a\n    return c\n", None)], "    c = a\n")
+    # a draft carried from an earlier line that holds this line and no more was sampled no further:
+    # it neither confirms nor vetoes (a fresh draft that stops there still vetoes)
+    two = [CandidateRecord(i, "    c = a\n    return c\n", None) for i in (1, 2)]
+    short = CandidateRecord(0, "    c = a\n", None)
+    assert not Attempt.ahead([short] + two, "    c = a\n")
+    assert Attempt.ahead([replace(short, carried_from=3)] + two, "    c = a\n")
+    assert not Attempt.ahead([replace(short, carried_from=3), two[0]], "    c = a\n")  # one draft left
+    assert not Attempt.ahead([replace(short, carried_from=3)] + two[:1]
+                             + [CandidateRecord(2, "    c = a\n    return a\n", None)], "    c = a\n")
     # the tiny model's own greedy lines, offered as agreeing candidates two lines at a time: with
     # `agree` the explored lines are decoded unguided (= greedy), and with `ahead` every line after
     # an explored one is foreseen, so it is not explored, and the code is still the greedy code
@@ -350,6 +359,18 @@ def test_carry_drafts_is_in_the_run_id_only_when_on():
     assert "carry_drafts" not in off.semantic()["decode"] and on.semantic()["decode"]["carry_drafts"] is True
     assert off.run_id() != on.run_id()
     assert SweepConfig.from_semantic(json.loads(json.dumps(on.semantic()))).run_id() == on.run_id()
+    # the carried drafts' skip rule has a version (2: one that holds a single line does not veto
+    # `ahead`): carry runs made under rule 1 (up to e14314cb9105) are other runs
+    assert on.semantic()["carry_rule"] == 2 and "carry_rule" not in off.semantic()
+    import duckdb
+
+    from egcfg_core.config import config_hash
+    (stored,) = duckdb.connect().execute(
+        "SELECT config::VARCHAR FROM read_parquet('results/dev-issue29/runs/*/*.parquet', hive_partitioning = true) "
+        "WHERE run_id = 'e14314cb9105'").fetchone()
+    stored = json.loads(stored)
+    assert config_hash(stored) == "e14314cb9105" and stored["decode"]["carry_drafts"] is True
+    assert SweepConfig.from_semantic(stored).run_id() != "e14314cb9105"
     ablation = load_config("configs/experiments/mbpp_dev_issue10_sampling.toml")
     assert load_config("configs/experiments/mbpp_dev_issue10_sampling.toml", {"carry_drafts": True}).run_id() \
         == ablation.run_id()  # no guided agent: nothing to carry
