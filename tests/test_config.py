@@ -335,14 +335,16 @@ def test_every_committed_run_is_resumable_by_this_code(experiment):
     """Each run of the committed results data: its stored config, read back as a SweepConfig by
     today's code, gives the same config and the same run id (else `--resume-from` would not find
     it, or would find it under a config it was not made with)."""
+    from egcfg_core.config import CARRY_RULE
     from egcfg_core.problems import PARSER_VERSIONS
 
     for rid, stored in _stored_runs(experiment).items():
         cfg = _config_of(stored)
-        if stored.get("problems_parser", 1) != PARSER_VERSIONS[stored["benchmark"]]:
-            # made with a problem parse this code no longer gives (HumanEval's before the task's
-            # context entered setup_code): its results do not hold for today's code, and a
-            # resume must not add to them under their id
+        if (stored.get("problems_parser", 1) != PARSER_VERSIONS[stored["benchmark"]]
+                or stored.get("decode", {}).get("carry_drafts") and stored.get("carry_rule", 1) != CARRY_RULE):
+            # made with a problem parse (HumanEval's before the task's context entered setup_code)
+            # or a carried-draft rule this code no longer gives: its results do not hold for
+            # today's code, and a resume must not add to them under their id
             assert cfg.run_id() != rid, f"results/{experiment} run {rid}: superseded, yet the same id"
             continue
         why = (f"results/{experiment} run {rid} was made with a config (or problem parser version) this "
