@@ -26,6 +26,7 @@ from pathlib import Path
 from reports import budget
 from reports.data import SOURCES, ReportError
 from reports.report import write_report
+from egcfg_core.attribution import LOOP_SOURCES
 from egcfg_core.records import sampler_sql
 from reports.stats import CONFIDENCE, bootstrap_interval, interval_text as _interval_text, sign_test
 from storage.store import StoreError
@@ -512,7 +513,9 @@ def _so_sources(wins: dict[str, dict[str, tuple[int, int, int]]]) -> str:
     """'Nearly all of EG-CFG's own wins (D of W) were accepted drafts ...', from the counts."""
     def total(src=None, i=0):
         return sum(v[i] for rows in wins.values() for k, v in rows.items() if src is None or k == src)
-    drafts, guided, loop = total("draft"), total("guided"), total("loop") + total("unguided")
+    # the line loop's own code, the guided code counted apart
+    drafts, guided = total("draft"), total("guided")
+    loop = sum(total(src) for src in LOOP_SOURCES if src != "guided")
     if not total():
         return ""
     share = ("Nearly all" if drafts >= 0.9 * total() else "Most" if 2 * drafts > total() else
