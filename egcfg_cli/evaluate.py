@@ -19,6 +19,10 @@ def evaluate_cmd(
     all_attempts: bool = typer.Option(False, "--all-attempts", help="score EVERY attempt's code, not only the "
                                       "final solution (the paper-protocol figure: a task counts when any attempt "
                                       "passes; SUITE may be the run's own benchmark); never chooses anything"),
+    reuse_from: list[Path] = typer.Option(None, "--reuse-from", help="other stores or results folders whose "
+                                          "scores on SUITE are copied for identical code of the same task "
+                                          "(same per-test timeout) instead of running it again; this store's "
+                                          "own runs always are (repeatable)"),
 ):
     """Score the run's final solutions on SUITE's hidden tests (resumable; tests never choose)."""
     import duckdb
@@ -35,6 +39,9 @@ def evaluate_cmd(
         raise fail(str(e))
     if not db.exists():
         raise fail(f"no store at {db}")
+    for path in reuse_from or []:
+        if not path.exists():
+            raise fail(f"--reuse-from {path}: no store or results folder there")
     try:
         con = open_stores([db])
         try:
@@ -49,8 +56,9 @@ def evaluate_cmd(
 
         try:
             res = evaluate_flow(db=str(db), run_id=run_id, suite=suite,
-                                data_dir=str(dd) if dd else None, workers=workers, attempts=all_attempts)
-        except (SuiteError, StoreError, DataUnavailableError) as e:
+                                data_dir=str(dd) if dd else None, workers=workers, attempts=all_attempts,
+                                reuse_from=[str(p) for p in reuse_from or []])
+        except (SuiteError, StoreError, DataUnavailableError, duckdb.Error) as e:
             raise fail(str(e))
         except KeyboardInterrupt:
             raise interrupted(f"the solutions scored before it are stored in {db}; run the same "
@@ -60,12 +68,14 @@ def evaluate_cmd(
                if res["skipped"] else "")
     if all_attempts:
         n, k = res["tasks_scored"], res["tasks_any_passed"]
-        console.print(f"run {run_id} on {res['suite']}: {res['attempts_scored']} attempts scored now{skipped}")
+        console.print(f"run {run_id} on {res['suite']}: {res['attempts_scored']} attempts scored now "
+                      f"({res['reused']} of them copied from identical code scored before){skipped}")
         console.print(f"paper protocol (any attempt passes the hidden tests; not pass@1) on {res['suite']}: "
                       f"{k}/{n} = {f'{k / n:.1%}' if n else 'n/a'}  (store: {db})")
         return
     n, k = res["total_evaluated"], res["total_passed"]
     rate = f"{k / n:.1%}" if n else "n/a"
     console.print(f"run {run_id} on {res['suite']}: {res['evaluated']} evaluated now "
-                  f"({res['passed']} passed), {res['already_done']} already done{skipped}")
+                  f"({res['passed']} passed; {res['reused']} copied from identical code scored before), "
+                  f"{res['already_done']} already done{skipped}")
     console.print(f"hidden pass@1 on {res['suite']}: {k}/{n} = {rate}  (store: {db})")

@@ -218,6 +218,27 @@ class EvaluationRecord:
     tests: list[TestOutcome]
 
 
+@dataclass(frozen=True)
+class AttemptScore:
+    """One attempt's code scored on a suite's hidden tests, summed up (an ``attempt_evaluations``
+    row): what an EvaluationRecord of that code gives, or a copy of an earlier one of the same code."""
+
+    task_id: str
+    passed: bool
+    n_tests: int
+    n_passed: int
+    error: str  # '' or the first failing test's 'status: error'
+    duration_s: float
+
+    @classmethod
+    def of(cls, ev: EvaluationRecord) -> "AttemptScore":
+        ok = [t.status == "passed" for t in ev.tests]
+        bad = next((t for t in ev.tests if t.status != "passed"), None)
+        return cls(ev.task_id, bool(ev.passed), len(ok), sum(ok),
+                   "" if bad is None else f"{bad.status}: {bad.error}"[:500],
+                   float(sum(t.duration_s for t in ev.tests)))
+
+
 # ---- the rules above as SQL conditions on an attempts row (storage and reports use these) ------
 
 

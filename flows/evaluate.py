@@ -8,17 +8,24 @@ solution already stored for each problem; they never choose anything.
 Reading top to bottom: check the suite against the run's task ids, load the suite's problems
 for those ids, skip what is already scored for this suite (resumable), score each remaining
 final solution in the sandbox, commit each problem's rows in one transaction.
+
+Code that was already scored on the suite's tests (the same code of the same task under the same
+per-test timeout: a greedy attempt copied into a sampling run, a final solution that is one of
+the run's attempts), in this store or in the stores and results folders given as ``reuse_from``,
+is copied from there, not run again (``Known``); each identical code of one problem runs once.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from prefect import flow
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from egcfg_core.problems import BENCHMARKS, load_problems
-from egcfg_core.records import EvaluationRecord, Problem, TestOutcome
+from egcfg_core.records import AttemptScore, EvaluationRecord, Problem, TestOutcome
+from storage.readers import open_stores, scores_of_code
 from storage.store import Store, StoreError
 from tasks.evaluate import evaluate_task
 
@@ -56,6 +63,51 @@ def suite_family(suite: str) -> str:
     return _FAMILIES[key]
 
 
+class Known:
+    """Scores already made of code on a suite's hidden tests (``readers.scores_of_code`` of each
+    source), keyed by (task, code, timeout): the same code scores the same, so it is copied.  An
+    entry whose number of tests is not the suite's for that task (other data) is not used."""
+
+    def __init__(self, sources: list[tuple[dict, dict]], timeout_s: float):
+        self.sources, self.timeout = sources, float(timeout_s)
+
+    @classmethod
+    def gather(cls, store: Store, reuse_from: list[str], suite: str, task_ids: list[str],
+               timeout_s: float) -> "Known":
+        sources = [store.scores_of_code(suite, task_ids)]
+        for path in reuse_from:
+            if Path(path).resolve() == Path(store.path).resolve():
+                continue  # the store itself is read above
+            con = open_stores([path])
+            try:
+                sources.append(scores_of_code(con, suite, task_ids))
+            finally:
+                con.close()
+        return cls(sources, timeout_s)
+
+    def tests(self, problem: Problem, code: str) -> EvaluationRecord | None:
+        """The per-test outcomes of ``code`` on ``problem``'s tests, when some source has them."""
+        key = (problem.task_id, code, self.timeout)
+        for tests, _ in self.sources:
+            outcomes = tests.get(key)
+            if outcomes and [o[0] for o in outcomes] == list(range(len(problem.hidden_tests))):
+                out = [TestOutcome(int(i), st, err, float(d)) for i, st, err, d in outcomes]
+                return EvaluationRecord(problem.task_id, problem.benchmark,
+                                        all(o.status == "passed" for o in out), out)
+        return None
+
+    def score(self, problem: Problem, code: str) -> AttemptScore | None:
+        """``code``'s score on ``problem``'s tests (from per-test outcomes or a summary)."""
+        if (ev := self.tests(problem, code)) is not None:
+            return AttemptScore.of(ev)
+        key = (problem.task_id, code, self.timeout)
+        for _, summaries in self.sources:
+            row = summaries.get(key)
+            if row and row[1] == len(problem.hidden_tests):
+                return AttemptScore(problem.task_id, *row)
+        return None
+
+
 def _score(problem: Problem, code: str, timeout_s: float, pool) -> EvaluationRecord:
     if not code.strip():
         # Nothing to run: every test of the suite is recorded as failed, so the problem counts
@@ -72,9 +124,10 @@ def _run_info(store: Store, run_id: str) -> tuple[str, dict]:
 
 
 def _score_attempts(store: Store, run_id: str, suite: str, problems: dict[str, Problem],
-                    timeout: float, pool, workers: int) -> dict:
+                    timeout: float, pool, workers: int, known: Known) -> dict:
     """The paper-protocol scoring: EVERY stored attempt's code of the done problems on the
-    suite's hidden tests (resumable per attempt; one transaction per problem).  Never chooses."""
+    suite's hidden tests (resumable per attempt; one transaction per problem).  Never chooses.
+    Code scored before (``known``) is copied; identical code of one problem is run once."""
     by_task: dict[str, list[tuple[int, str]]] = {}
     for task_id, agent, code in store.attempt_codes(run_id):
         if task_id in problems:
@@ -84,30 +137,35 @@ def _score_attempts(store: Store, run_id: str, suite: str, problems: dict[str, P
     todo = {t: items for t, items in todo.items() if items}
     progress.emit("suite_start", run_id=run_id, suite=suite, total=len(by_task),
                   done=len(by_task) - len(todo), todo=len(todo), skipped=0)
-    scored = 0
+    scored = reused = 0
     runner = ThreadPoolTaskRunner(max_workers=workers) if workers > 1 else None
     for task_id in sorted(todo):
         t0 = time.perf_counter()
         p, items = problems[task_id], todo[task_id]
-        if runner is None:
-            evs = [(a, _score(p, c, timeout, pool)) for a, c in items]
+        by_code: dict[str, AttemptScore | EvaluationRecord | None] = {c: known.score(p, c) for _, c in items}
+        reused += sum(by_code[c] is not None for _, c in items)
+        fresh = [c for c, sc in by_code.items() if sc is None]
+        if runner is None or len(fresh) < 2:
+            by_code.update({c: _score(p, c, timeout, pool) for c in fresh})
         else:
             with runner:
-                futs = [(a, runner.submit(evaluate_task, parameters=dict(
-                    problem=p, solution=c, timeout_s=timeout, pool=pool))) for a, c in items if c.strip()]
-                evs = [(a, f.result()) for a, f in futs]
-            evs += [(a, _score(p, c, timeout, pool)) for a, c in items if not c.strip()]
+                futs = {c: runner.submit(evaluate_task, parameters=dict(
+                    problem=p, solution=c, timeout_s=timeout, pool=pool)) for c in fresh if c.strip()}
+                by_code.update({c: f.result() for c, f in futs.items()})
+            by_code.update({c: _score(p, c, timeout, pool) for c in fresh if not c.strip()})
+        evs = [(a, by_code[c]) for a, c in items]
         store.write_attempt_evaluations(run_id, suite, task_id, evs)
         scored += len(evs)
         progress.emit("suite_done", task_id=task_id, passed=any(ev.passed for _, ev in evs),
                       tests=len(p.hidden_tests), wall_s=time.perf_counter() - t0)
     tasks, any_passed = store.suite_tasks_any_passed(run_id, suite)
-    return {"attempts_scored": scored, "tasks_scored": tasks, "tasks_any_passed": any_passed}
+    return {"attempts_scored": scored, "reused": reused, "tasks_scored": tasks, "tasks_any_passed": any_passed}
 
 
 @flow(name="egcfg-evaluate-suite", validate_parameters=False)
 def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None, *,
-                  timeout_s: float | None = None, workers: int = 1, attempts: bool = False) -> dict:
+                  timeout_s: float | None = None, workers: int = 1, attempts: bool = False,
+                  reuse_from: list[str] | None = None) -> dict:
     """Score run ``run_id``'s stored final solutions on ``suite``'s hidden tests (resumable).
 
     ``suite``: a benchmark name ('mbpp-et', 'humaneval-et', ...).  ``data_dir``: where the
@@ -126,6 +184,10 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
     run's own benchmark.  It returns ``attempts_scored`` (now), ``tasks_scored`` and
     ``tasks_any_passed`` (over every call so far) besides ``run_id``, ``suite``, ``skipped``
     and ``skipped_task_ids``.
+
+    Code already scored on the suite under the same timeout, by any run of this store or of the
+    stores and results folders in ``reuse_from``, is copied rather than run (``reused``: how
+    many of this call's solutions or attempts were).
     """
     family = suite_family(suite)
     suite = suite.strip().lower()
@@ -149,8 +211,9 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
             raise SuiteMismatchError(f"suite {suite!r} does not hold the tasks of run {run_id!r}: {e}") from e
         problems = {p.task_id: p for p in loaded.problems}
         skipped = sorted(set(solutions) - set(problems))
+        known = Known.gather(store, list(reuse_from or []), suite, sorted(problems), timeout)
         if attempts:
-            res = _score_attempts(store, run_id, suite, problems, timeout, get_pool(), workers)
+            res = _score_attempts(store, run_id, suite, problems, timeout, get_pool(), workers, known)
             progress.emit("suite_end", run_id=run_id, suite=suite)
             return {**res, "run_id": run_id, "suite": suite, "skipped": len(skipped),
                     "skipped_task_ids": skipped}
@@ -161,6 +224,8 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
                       done=already, todo=len(todo), skipped=len(skipped))
         pool = get_pool()
         evaluated = passed = 0
+        copies = {p.task_id: ev for p in todo if (ev := known.tests(p, solutions[p.task_id])) is not None}
+        todo = [p for p in todo if p.task_id not in copies]
 
         def record(ev: EvaluationRecord, t0: float) -> None:
             nonlocal evaluated, passed
@@ -170,6 +235,8 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
             progress.emit("suite_done", task_id=ev.task_id, passed=bool(ev.passed),
                           tests=len(ev.tests), wall_s=time.perf_counter() - t0)
 
+        for ev in copies.values():
+            record(ev, time.perf_counter())
         if workers == 1:
             for p in todo:
                 t0 = time.perf_counter()
@@ -188,6 +255,6 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
                     record(fut.result(), t0)
         totals = store.suite_status(run_id).get(suite, (0, 0))
     progress.emit("suite_end", run_id=run_id, suite=suite)
-    return {"evaluated": evaluated, "passed": passed, "skipped": len(skipped),
+    return {"evaluated": evaluated, "reused": len(copies), "passed": passed, "skipped": len(skipped),
             "already_done": already, "run_id": run_id, "suite": suite,
             "skipped_task_ids": skipped, "total_evaluated": totals[0], "total_passed": totals[1]}

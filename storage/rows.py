@@ -18,6 +18,7 @@ from egcfg_core.compute import ATTEMPT_FIELDS, FIELDS
 from egcfg_core.records import (
     AgentConfig,
     AttemptRecord,
+    AttemptScore,
     EvaluationRecord,
     SkippedRow,
     SolveRecord,
@@ -350,11 +351,12 @@ def suite_evaluations_table(
 
 
 def attempt_evaluations_table(
-    run_id: str, suite: str, task_id: str, scored: Iterable[tuple[int, EvaluationRecord]], *, now: Any
+    run_id: str, suite: str, task_id: str, scored: Iterable[tuple[int, EvaluationRecord | AttemptScore]], *, now: Any
 ) -> pa.Table:
     """One row per attempt of one problem: its code scored on ``suite``'s hidden tests.
 
-    ``scored``: (agent_index, evaluation of that attempt's code).  Refuses (RecordError) an
+    ``scored``: (agent_index, evaluation of that attempt's code, or its AttemptScore: a copy of
+    an earlier score of the same code).  Refuses (RecordError) an
     evaluation of another task, an agent index twice, and a ``passed`` flag that contradicts
     the outcomes.  An evaluation without outcomes (no code to run) is a failure with 0 tests.
     """
@@ -366,16 +368,15 @@ def attempt_evaluations_table(
     for i, ev in scored:
         if ev.task_id != task_id:
             raise RecordError(f"agent {i}: evaluation of {ev.task_id!r}, expected {task_id!r}")
-        ok = [t.status == "passed" for t in ev.tests]
-        if bool(ev.passed) != (bool(ok) and all(ok)):
-            raise RecordError(f"{task_id} agent {i} on suite {suite!r}: passed={ev.passed} but "
-                              f"{sum(ok)}/{len(ok)} tests passed")
-        bad = next((t for t in ev.tests if t.status != "passed"), None)
-        cols["passed"].append(bool(ev.passed))
-        cols["n_tests"].append(len(ok))
-        cols["n_passed"].append(sum(ok))
-        cols["error"].append("" if bad is None else f"{bad.status}: {bad.error}"[:500])
-        cols["duration_s"].append(float(sum(t.duration_s for t in ev.tests)))
+        score = ev if isinstance(ev, AttemptScore) else AttemptScore.of(ev)
+        if bool(score.passed) != (score.n_tests > 0 and score.n_passed == score.n_tests):
+            raise RecordError(f"{task_id} agent {i} on suite {suite!r}: passed={score.passed} but "
+                              f"{score.n_passed}/{score.n_tests} tests passed")
+        cols["passed"].append(bool(score.passed))
+        cols["n_tests"].append(score.n_tests)
+        cols["n_passed"].append(score.n_passed)
+        cols["error"].append(score.error)
+        cols["duration_s"].append(score.duration_s)
     n = len(scored)
     return _table({
         "run_id": (STR, [run_id] * n),

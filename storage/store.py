@@ -29,16 +29,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
 
 from egcfg_core.compute import ATTEMPT_FIELDS
-from egcfg_core.records import (EvaluationRecord, Problem, SkippedRow, SolveRecord, canonical_json,  # noqa: F401
-                                 config_hash)
+from egcfg_core.records import (AttemptScore, EvaluationRecord, Problem, SkippedRow, SolveRecord,  # noqa: F401
+                                 canonical_json, config_hash)
 from storage import rows
 from storage.export import export_connection, open_parquet
+from storage.readers import scores_of_code
 from storage.connection import (  # noqa: F401  (first, sql_to_arrow, connect_read_only: also read from here)
     connect_read_only,
     first,
@@ -530,7 +531,8 @@ class Store:
             self._touch_run(con, run_id, now)
 
     def write_attempt_evaluations(
-        self, run_id: str, suite: str, task_id: str, scored: Iterable[tuple[int, EvaluationRecord]]
+        self, run_id: str, suite: str, task_id: str,
+        scored: Iterable[tuple[int, EvaluationRecord | AttemptScore]]
     ) -> None:
         """Store every given attempt of one done problem scored on ``suite``'s hidden tests (the
         paper-protocol figure; never used to choose).  One transaction: this (run, task, suite)'s
@@ -683,6 +685,11 @@ class Store:
                 "SELECT a.task_id, a.agent_index, a.code FROM attempts a JOIN problems p "
                 "USING (run_id, task_id) WHERE a.run_id = ? AND p.status = 'done' "
                 "ORDER BY a.task_id, a.agent_index", [run_id]).fetchall()]
+
+    def scores_of_code(self, suite: str, task_ids: Sequence[str]) -> tuple[dict, dict]:
+        """``readers.scores_of_code`` over this store: what its runs already scored on ``suite``."""
+        with self._use():
+            return scores_of_code(self._con, suite, task_ids)
 
     def attempt_suite_done(self, run_id: str, suite: str) -> set[tuple[str, int]]:
         """(task_id, agent_index) of this run's attempts already scored on ``suite`` (resume)."""

@@ -308,3 +308,91 @@ def test_cli(prefect_harness, mbpp_db, data_dir):
         res = runner.invoke(app, ["evaluate-cmd", *args, *base])
         assert res.exit_code == 2, res.output
         assert msg in " ".join(res.output.split()), res.output
+
+
+# ----------------------------------------------------------------------------- scores copied
+def test_identical_code_scored_before_is_copied_not_run(prefect_harness, tmp_path, data_dir, monkeypatch):
+    """The same code of the same task on the same suite under the same per-test timeout scores
+    the same: `egcfg evaluate` copies an earlier score (this store's runs, or --reuse-from stores
+    and results folders) instead of running the tests again, final solutions and attempts alike."""
+    import flows.evaluate as fe
+    from storage.export import export_results
+
+    ran = []
+    real = fe._score
+    monkeypatch.setattr(fe, "_score", lambda p, code, *a: ran.append((p.task_id, code)) or real(p, code, *a))
+    db = tmp_path / "a.duckdb"
+    fill_mbpp(db, data_dir)
+    first_res = evaluate_flow(str(db), RUN, "mbpp-et", str(data_dir))
+    assert (first_res["evaluated"], first_res["reused"]) == (3, 0) and len(ran) == 3
+
+    def outcomes(run, task):
+        return rows(db, "SELECT list((test_index, status, error) ORDER BY test_index) FROM suite_evaluations "
+                        "WHERE run_id = ? AND task_id = ? AND suite = 'mbpp-et'", [run, task])[0][0]
+
+    # another run of the store: the same code for 11 and 12, another for 13 (only 13 runs)
+    other = "mbpp0run0022"
+    problems = {p.task_id: p for p in load_problems("mbpp", data_dir=data_dir, task_ids=["11", "12", "13"]).problems}
+    with Store(db) as s:
+        s.ensure_run(other, {**CONFIG, "gamma": [3.0]}, "toy", "v")
+        for tid, code in (("Mbpp/11", mbpp_reference(data_dir, 11)), ("Mbpp/12", WRONG_12),
+                          ("Mbpp/13", "def remove_Occ(s, ch):\n    return s\n")):
+            s.write_problem(other, solve_record(problems[tid], code), None, wall_s=1.0)
+    ran.clear()
+    res = evaluate_flow(str(db), other, "mbpp-et", str(data_dir))
+    assert (res["evaluated"], res["reused"], res["passed"]) == (3, 2, 1)
+    assert [t for t, _ in ran] == ["Mbpp/13"]
+    for task in ("Mbpp/11", "Mbpp/12"):
+        assert outcomes(other, task) == outcomes(RUN, task)
+
+    # every attempt: each attempt's code is a final solution scored above, so nothing runs
+    ran.clear()
+    res = evaluate_flow(str(db), RUN, "mbpp-et", str(data_dir), attempts=True)
+    assert (res["attempts_scored"], res["reused"], res["tasks_any_passed"]) == (3, 3, 1) and ran == []
+    n_et = et_counts(data_dir, ["Mbpp/12"])["Mbpp/12"]
+    assert rows(db, "SELECT passed, n_tests, n_passed < n_tests FROM attempt_evaluations WHERE run_id = ? "
+                    "AND task_id = 'Mbpp/12'", [RUN]) == [(False, n_et, True)]
+
+    # another timeout is another score: nothing copied
+    slow = "mbpp0run0033"
+    fill_mbpp(db, data_dir, slow, {**CONFIG, "eval_timeout_s": 5.0})
+    ran.clear()
+    res = evaluate_flow(str(db), slow, "mbpp-et", str(data_dir))
+    assert res["reused"] == 0 and len(ran) == 3
+
+    # a fresh store copies from another store file and from a results folder (--reuse-from)
+    export_dir = tmp_path / "results" / "x"
+    with Store(db, read_only=True) as s, s._use() as con:
+        export_results(con, export_dir, run_id=RUN)
+    for source in (db, export_dir):
+        fresh = tmp_path / f"fresh-{source.name}.duckdb"
+        fill_mbpp(fresh, data_dir)
+        ran.clear()
+        res = evaluate_flow(str(fresh), RUN, "mbpp-et", str(data_dir), reuse_from=[str(source), str(fresh)])
+        assert (res["evaluated"], res["reused"], res["total_passed"]) == (3, 3, 1) and ran == []
+        res = evaluate_flow(str(fresh), RUN, "mbpp-et", str(data_dir), attempts=True, reuse_from=[str(source)])
+        assert res["reused"] == 3 and ran == []
+
+    # a source whose score has another number of tests (other data) is not used
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM suite_evaluations WHERE task_id = 'Mbpp/11' AND test_index > 0")
+    con.execute("DELETE FROM attempt_evaluations")
+    con.close()
+    fresh = tmp_path / "fresh-cut.duckdb"
+    fill_mbpp(fresh, data_dir)
+    ran.clear()
+    res = evaluate_flow(str(fresh), RUN, "mbpp-et", str(data_dir), reuse_from=[str(db)])
+    assert res["reused"] == 2 and [t for t, _ in ran] == ["Mbpp/11"]
+    # the sweep's own scoring of a final solution (`evaluations`, the run's benchmark) is a source
+    # for every attempt on that benchmark
+    from egcfg_core.evaluation import evaluate
+
+    own = tmp_path / "own.duckdb"
+    p11 = problems["Mbpp/11"]
+    code = mbpp_reference(data_dir, 11)
+    with Store(own) as s:
+        s.ensure_run(RUN, CONFIG, "toy", "v")
+        s.write_problem(RUN, solve_record(p11, code), evaluate(p11, code, timeout_s=10.0), wall_s=1.0)
+    ran.clear()
+    res = evaluate_flow(str(own), RUN, "mbpp", str(data_dir), attempts=True)
+    assert (res["attempts_scored"], res["reused"], res["tasks_any_passed"]) == (1, 1, 1) and ran == []
