@@ -958,6 +958,8 @@ def main() -> None:
                 continue
             old = superseded(ex, runs)  # today's runs are picked first, where there are both
             eg, base, abl, more = pick([rc for rc in runs if rc[0] not in old] + [rc for rc in runs if rc[0] in old])
+            # an older sampling run is not compared at equal compute with today's runs
+            more = [r for r in more if r not in old or abl in old]
             shown = [f"{r} ({old[r]})" for r in (eg, base, abl, *more) if r in old]
             if shown:
                 ex = {**ex, "old": shown}
