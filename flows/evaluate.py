@@ -65,15 +65,21 @@ def suite_family(suite: str) -> str:
 
 class Known:
     """Scores already made of code on a suite's hidden tests (``readers.scores_of_code`` of each
-    source), keyed by (task, code, timeout): the same code scores the same, so it is copied.  An
-    entry whose number of tests is not the suite's for that task (other data) is not used."""
+    source), keyed by (task, code, timeout): the same code scores the same, so it is copied, the
+    run's own earlier score first (``run_id``), else the first source's.  An entry whose number
+    of tests is not the suite's for that task (other data) is not used."""
 
-    def __init__(self, sources: list[tuple[dict, dict]], timeout_s: float):
-        self.sources, self.timeout = sources, float(timeout_s)
+    def __init__(self, sources: list[tuple[dict, dict]], timeout_s: float, run_id: str = ""):
+        self.sources, self.timeout, self.run_id = sources, float(timeout_s), run_id
+
+    def _found(self, which: int, key: tuple, fits) -> list:
+        """The scores of ``key`` in the sources that ``fits`` accepts, the run's own first."""
+        found = [(run, v) for src in self.sources for run, v in src[which].get(key, {}).items() if fits(v)]
+        return [v for run, v in found if run == self.run_id] + [v for run, v in found if run != self.run_id]
 
     @classmethod
     def gather(cls, store: Store, reuse_from: list[str], suite: str, task_ids: list[str],
-               timeout_s: float) -> "Known":
+               timeout_s: float, run_id: str = "") -> "Known":
         sources = [store.scores_of_code(suite, task_ids)]
         for path in reuse_from:
             if Path(path).resolve() == Path(store.path).resolve():
@@ -83,29 +89,25 @@ class Known:
                 sources.append(scores_of_code(con, suite, task_ids))
             finally:
                 con.close()
-        return cls(sources, timeout_s)
+        return cls(sources, timeout_s, run_id)
 
     def tests(self, problem: Problem, code: str) -> EvaluationRecord | None:
         """The per-test outcomes of ``code`` on ``problem``'s tests, when some source has them."""
-        key = (problem.task_id, code, self.timeout)
-        for tests, _ in self.sources:
-            outcomes = tests.get(key)
-            if outcomes and [o[0] for o in outcomes] == list(range(len(problem.hidden_tests))):
-                out = [TestOutcome(int(i), st, err, float(d)) for i, st, err, d in outcomes]
-                return EvaluationRecord(problem.task_id, problem.benchmark,
-                                        all(o.status == "passed" for o in out), out)
-        return None
+        n = len(problem.hidden_tests)
+        found = self._found(0, (problem.task_id, code, self.timeout),
+                            lambda outcomes: [o[0] for o in outcomes] == list(range(n)))
+        if not found:
+            return None
+        out = [TestOutcome(int(i), st, err, float(d)) for i, st, err, d in found[0]]
+        return EvaluationRecord(problem.task_id, problem.benchmark, all(o.status == "passed" for o in out), out)
 
     def score(self, problem: Problem, code: str) -> AttemptScore | None:
         """``code``'s score on ``problem``'s tests (from per-test outcomes or a summary)."""
         if (ev := self.tests(problem, code)) is not None:
             return AttemptScore.of(ev)
-        key = (problem.task_id, code, self.timeout)
-        for _, summaries in self.sources:
-            row = summaries.get(key)
-            if row and row[1] == len(problem.hidden_tests):
-                return AttemptScore(problem.task_id, *row)
-        return None
+        n = len(problem.hidden_tests)
+        found = self._found(1, (problem.task_id, code, self.timeout), lambda row: row[1] == n)
+        return AttemptScore(problem.task_id, *found[0]) if found else None
 
 
 def _score(problem: Problem, code: str, timeout_s: float, pool) -> EvaluationRecord:
@@ -211,7 +213,7 @@ def evaluate_flow(db: str, run_id: str, suite: str, data_dir: str | None = None,
             raise SuiteMismatchError(f"suite {suite!r} does not hold the tasks of run {run_id!r}: {e}") from e
         problems = {p.task_id: p for p in loaded.problems}
         skipped = sorted(set(solutions) - set(problems))
-        known = Known.gather(store, list(reuse_from or []), suite, sorted(problems), timeout)
+        known = Known.gather(store, list(reuse_from or []), suite, sorted(problems), timeout, run_id)
         if attempts:
             res = _score_attempts(store, run_id, suite, problems, timeout, get_pool(), workers, known)
             progress.emit("suite_end", run_id=run_id, suite=suite)

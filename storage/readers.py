@@ -90,8 +90,8 @@ def _timeout_sql(alias: str) -> str:
     return f"coalesce(TRY_CAST(json_extract_string({alias}.config, '$.eval_timeout_s') AS DOUBLE), 10.0)"
 
 
-def scores_of_code(con: duckdb.DuckDBPyConnection, suite: str,
-                   task_ids: Sequence[str]) -> tuple[dict[tuple, list[tuple]], dict[tuple, tuple]]:
+def scores_of_code(con: duckdb.DuckDBPyConnection, suite: str, task_ids: Sequence[str]
+                   ) -> tuple[dict[tuple, dict[str, list[tuple]]], dict[tuple, dict[str, tuple]]]:
     """What a connection (a store, shards, a results export) already knows of code scored on
     ``suite``'s hidden tests, for the tasks ``task_ids``, keyed ``(task_id, code, timeout_s)``:
 
@@ -101,13 +101,33 @@ def scores_of_code(con: duckdb.DuckDBPyConnection, suite: str,
     - ``summaries``: ``(passed, n_tests, n_passed, error, duration_s)`` from attempts scored on
       the suite (``attempt_evaluations``; the per-test outcomes are not stored there).
 
-    The same code of the same task on the same tests under the same timeout scores the same, so
-    `egcfg evaluate` copies these instead of running the tests again (one run's rows per key)."""
+    Each value is ``{run_id: what that run's score said}``.  The same code of the same task on
+    the same tests under the same timeout scores the same, so `egcfg evaluate` copies one of them
+    instead of running the tests again (a test near its time limit can time out in one score and
+    fail in another: the caller prefers its own run's)."""
     tids = sorted(set(task_ids))
-    tests: dict[tuple, list[tuple]] = {}
-    summaries: dict[tuple, tuple] = {}
+    tests: dict[tuple, dict[str, list[tuple]]] = {}
+    summaries: dict[tuple, dict[str, tuple]] = {}
     if not tids:
         return tests, summaries
+    per_test = (
+        f"SELECT e.task_id, s.code, {_timeout_sql('r')} AS timeout_s, e.run_id, "
+        "list((e.test_index, e.status, e.error, e.duration_s) ORDER BY e.test_index) AS outcomes "
+        "FROM {table} e JOIN solutions s USING (run_id, task_id) JOIN runs r USING (run_id) "
+        "WHERE {where} AND list_contains(?, e.task_id) GROUP BY ALL ORDER BY e.run_id")
+    for table, where in (("suite_evaluations", "e.suite = ?"),
+                         ("evaluations", "json_extract_string(r.config, '$.benchmark') = ?")):
+        for task, code, timeout, run, outcomes in con.execute(
+                per_test.format(table=table, where=where), [suite, tids]).fetchall():
+            tests.setdefault((task, code, float(timeout)), {}).setdefault(
+                run, [tuple(o.values()) if isinstance(o, dict) else tuple(o) for o in outcomes])
+    for task, code, timeout, run, *row in con.execute(
+            f"SELECT e.task_id, a.code, {_timeout_sql('r')}, e.run_id, e.passed, e.n_tests, e.n_passed, "
+            "e.error, e.duration_s FROM attempt_evaluations e JOIN attempts a USING (run_id, task_id, agent_index) "
+            "JOIN runs r USING (run_id) WHERE e.suite = ? AND list_contains(?, e.task_id) "
+            "ORDER BY e.run_id, e.agent_index", [suite, tids]).fetchall():
+        summaries.setdefault((task, code, float(timeout)), {}).setdefault(run, tuple(row))
+    return tests, summaries
     per_test = (
         f"SELECT e.task_id, s.code, {_timeout_sql('r')} AS timeout_s, e.run_id, "
         "list((e.test_index, e.status, e.error, e.duration_s) ORDER BY e.test_index) AS outcomes "

@@ -396,3 +396,23 @@ def test_identical_code_scored_before_is_copied_not_run(prefect_harness, tmp_pat
     ran.clear()
     res = evaluate_flow(str(own), RUN, "mbpp", str(data_dir), attempts=True)
     assert (res["attempts_scored"], res["reused"], res["tasks_any_passed"]) == (1, 1, 1) and ran == []
+
+
+def test_a_runs_own_earlier_score_is_copied_first(data_dir):
+    """Two scores of one code can differ where a test is near its time limit (one timed out, one
+    failed): the run's own earlier score is the one copied, whichever source holds it."""
+    from flows.evaluate import Known
+
+    (p,) = load_problems("mbpp", data_dir=data_dir, task_ids=["12"]).problems
+    n = len(p.hidden_tests)
+    failed = [(i, "failed", "AssertionError", 0.1) for i in range(n)]
+    timeout = [(i, "timeout", "Timeout", 10.0) for i in range(n)]
+    key = (p.task_id, WRONG_12, 10.0)
+    sources = [({key: {"other": timeout}}, {}), ({key: {"mine": failed, "third": timeout}}, {})]
+    assert [o.status for o in Known(sources, 10.0, "mine").tests(p, WRONG_12).tests] == ["failed"] * n
+    assert [o.status for o in Known(sources, 10.0, "new").tests(p, WRONG_12).tests] == ["timeout"] * n
+    assert Known(sources, 5.0, "mine").tests(p, WRONG_12) is None  # another timeout
+    summary = {key: {"other": (False, n, 0, "timeout: Timeout", 30.0), "mine": (False, n, 1, "failed: x", 0.3)}}
+    score = Known([({}, summary)], 10.0, "mine").score(p, WRONG_12)
+    assert (score.n_passed, score.error) == (1, "failed: x")
+    assert Known([({}, {key: {"mine": (False, n + 1, 0, "", 0.0)}})], 10.0, "mine").score(p, WRONG_12) is None
