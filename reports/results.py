@@ -74,12 +74,12 @@ EXPERIMENTS = [
         "configs": _protocol_configs("humaneval164"),
         "superseded": {  # shown while the runs are not today's configs' (superseded())
             "short": "HumanEval (old prompt)",
-            "tag": "made with the old prompt: superseded, being re-run",
-            "note": ("Superseded, being re-run: these HumanEval runs were made with the old prompt (MBPP's "
-                     "three few-shot turns in the 'describe' style, and the task context cut to its "
-                     "imports), before HumanEval was asked as instruct models are evaluated (0-shot, the "
-                     "evalplus style, the whole task context). Their figures are kept as they are and "
-                     "labelled 'old prompt'; the runs of today's configs replace them when they finish."),
+            "tag": "made with the old prompt: superseded",
+            "note": ("Superseded: these HumanEval runs were made with the old prompt (MBPP's three "
+                     "few-shot turns in the 'describe' style, and the task context cut to its imports), "
+                     "before HumanEval was asked as instruct models are evaluated (0-shot, the evalplus "
+                     "style, the whole task context). Their figures are kept as they are and labelled "
+                     "'old prompt'; a run of today's configs, where there is one, is shown instead."),
         },
     },
     {

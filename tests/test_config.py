@@ -323,9 +323,14 @@ def test_old_humaneval_greedy_attempts_are_never_reused():
     from egcfg_core.config import greedy_key
 
     he = _stored_runs("humaneval164")
-    old_keys = {greedy_key(c) for c in he.values()}
+    old = {"bd4fb20f2baa", "1176e2a872ae", "3db8a203f4d7"}
+    assert old < set(he)
+    old_keys = {greedy_key(c) for r, c in he.items() if r in old}
     for name in ("humaneval164_greedy", "humaneval164_sampling", "humaneval164_egcfg"):
-        assert load_config(shipped(name)).greedy_key() not in old_keys, name
+        key = load_config(shipped(name)).greedy_key()
+        assert key not in old_keys, name
+        # today's runs of these configs, committed beside the old ones, share today's key
+        assert key == greedy_key(he["0b4544dab24f"]), name
     mbpp = _stored_runs("mbpp500")
     assert load_config(shipped("mbpp500_egcfg")).greedy_key() in {greedy_key(c) for c in mbpp.values()}
 
@@ -428,8 +433,8 @@ def test_sampling8_configs_reuse_the_matched_ablations_attempts():
     """The equal-compute sampling runs (configs/*_sampling8.toml): greedy + 8 samplers at t 0.7,
     named and seeded as the matched ablation's two, so their first three attempts have the same
     attempt_key as that run's and a sweep copies them (run.reuse_greedy): on MBPP from the
-    committed run itself; on HumanEval from a run of today's sampling config (the committed runs
-    used the old prompt: other keys, nothing copied)."""
+    committed run itself; on HumanEval from the committed run of today's sampling config (not from
+    the old prompt's runs: other keys, nothing copied)."""
     from egcfg_core.config import attempt_key
 
     for bench in ("mbpp500", "humaneval164"):
@@ -444,8 +449,11 @@ def test_sampling8_configs_reuse_the_matched_ablations_attempts():
     committed = _stored_runs("mbpp500")[load_config(shipped("mbpp500_sampling")).run_id()]
     assert [attempt_key(committed, a) for a in mbpp.grid()[:3]] == mbpp.attempt_keys()[:3]
     he = load_config(shipped("humaneval164_sampling8"))
-    for stored in _stored_runs("humaneval164").values():
-        assert not {attempt_key(stored, a) for a in he.grid()} & set(he.attempt_keys())
+    stored = _stored_runs("humaneval164")
+    for rid in ("bd4fb20f2baa", "1176e2a872ae", "3db8a203f4d7"):  # the old prompt's runs: nothing copied
+        assert not {attempt_key(stored[rid], a) for a in he.grid()} & set(he.attempt_keys())
+    today = stored[load_config(shipped("humaneval164_sampling")).run_id()]  # today's ablation: all three
+    assert [attempt_key(today, a) for a in he.grid()[:3]] == he.attempt_keys()[:3]
     # a replicate, t or seed of its own is another attempt
     base = mbpp.semantic()
     r0 = AgentConfig(t=0.7, gamma=0.0, s=0, d=0, replicate=0)
