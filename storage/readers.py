@@ -128,21 +128,3 @@ def scores_of_code(con: duckdb.DuckDBPyConnection, suite: str, task_ids: Sequenc
             "ORDER BY e.run_id, e.agent_index", [suite, tids]).fetchall():
         summaries.setdefault((task, code, float(timeout)), {}).setdefault(run, tuple(row))
     return tests, summaries
-    per_test = (
-        f"SELECT e.task_id, s.code, {_timeout_sql('r')} AS timeout_s, e.run_id, "
-        "list((e.test_index, e.status, e.error, e.duration_s) ORDER BY e.test_index) AS outcomes "
-        "FROM {table} e JOIN solutions s USING (run_id, task_id) JOIN runs r USING (run_id) "
-        "WHERE {where} AND list_contains(?, e.task_id) GROUP BY ALL ORDER BY e.run_id")
-    for table, where in (("suite_evaluations", "e.suite = ?"),
-                         ("evaluations", "json_extract_string(r.config, '$.benchmark') = ?")):
-        for task, code, timeout, _, outcomes in con.execute(
-                per_test.format(table=table, where=where), [suite, tids]).fetchall():
-            tests.setdefault((task, code, float(timeout)), [tuple(o.values()) if isinstance(o, dict) else tuple(o)
-                                                             for o in outcomes])
-    for task, code, timeout, *row in con.execute(
-            f"SELECT e.task_id, a.code, {_timeout_sql('r')}, e.passed, e.n_tests, e.n_passed, e.error, "
-            "e.duration_s FROM attempt_evaluations e JOIN attempts a USING (run_id, task_id, agent_index) "
-            "JOIN runs r USING (run_id) WHERE e.suite = ? AND list_contains(?, e.task_id) "
-            "ORDER BY e.run_id, e.agent_index", [suite, tids]).fetchall():
-        summaries.setdefault((task, code, float(timeout)), tuple(row))
-    return tests, summaries
