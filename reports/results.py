@@ -256,6 +256,7 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None, list[str]]
             done = {r: finished(r) for r in (eg, base, abl, *more) if r}
             samplings = [(r, "sampling" if r == abl else f"sampling, {_extra_agents(cfg_of(r))[1]} samplers")
                          for r in (abl, *more) if r]
+            n_samplers = {r: _extra_agents(cfg_of(r))[1] for r, _ in samplings}
             tries = {(r, key): budget.load(con, r, key) for r in (eg, *dict(samplings)) for key in keys}
             models = [r[0] for r in con.execute(
                 "SELECT DISTINCT model FROM runs WHERE list_contains(?, run_id) ORDER BY 1", [list(done)]).fetchall()]
@@ -313,7 +314,8 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None, list[str]]
                             at_eg, at_s = budget.paired(*pair, both, unit), budget.paired(*pair[::-1], both, unit)
                             if None in curves or at_eg is None or at_s is None:
                                 continue  # not every attempt scored on this suite yet
-                            compute.append({"label": label, "run": srun, "key": key, "unit": unit, "n": len(both),
+                            compute.append({"label": label, "run": srun, "samplers": n_samplers[srun],
+                                            "key": key, "unit": unit, "n": len(both),
                                             "curves": curves, "at_eg": at_eg, "at_s": at_s})
                 sources = {"EG-CFG": by_source(eg, comps[0]["tasks"])}
                 sources.update({label: by_source(r, comps[-1]["tasks"]) for r, label in samplings[:1]
@@ -437,17 +439,27 @@ def _source_order(item) -> tuple:
     return (order.index(item[0]) if item[0] in order else len(order), item[0])
 
 
-def _main_compute(res: dict, key: str) -> dict | None:
-    """The equal-compute comparison the verdict and the README read for ``key``: the first unit
-    measured, against the sampling run whose curve reaches furthest among those with the most
-    problems."""
+def _main_compute(res: dict, key: str, where: str) -> dict | None:
+    """The equal-compute comparison the verdict and the README read for ``key`` at EG-CFG's
+    compute per problem (``where`` = "eg") or at the sampling run's ("s"): the first unit measured,
+    among the comparisons with the most problems the one that leaves the fewest problems undecided
+    there (the truncated run out of agents), then at "eg" the sampling run whose curve reaches
+    furthest (the most samplers), at "s" the one whose curve ends first (the matched ablation)."""
     rows = [c for c in res.get("compute", []) if c["key"] == key]
     if not rows:
         return None
     unit = rows[0]["unit"]
     rows = [c for c in rows if c["unit"] == unit]
     n = max(c["n"] for c in rows)
-    return max((c for c in rows if c["n"] == n), key=lambda c: c["curves"][1][-1].cost)
+    sign = -1 if where == "eg" else 1
+    return min((c for c in rows if c["n"] == n),
+               key=lambda c: (c["at_eg" if where == "eg" else "at_s"].undecided, sign * c["curves"][1][-1].cost))
+
+
+def _samplers(c: dict) -> str:
+    """Which sampling run an equal-compute figure is against, by its samplers: "2 samplers"."""
+    k = c.get("samplers")
+    return "" if k is None else f"{k} sampler{'s' * (k != 1)}"
 
 
 def _eg_bound(c: dict, where: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -528,14 +540,15 @@ def _so_sources(wins: dict[str, dict[str, tuple[int, int, int]]]) -> str:
 
 
 def _compute_verdict(results: list[dict]) -> list[str]:
-    """The equal-compute bullet: EG-CFG against the sampling run with the longest curve, each
-    problem given the compute one run spent on it, the undecided problems counted in EG-CFG's
-    favour (so each figure bounds EG-CFG's lead from above), and where the sampling curve ends."""
-    rows = [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
-            if (c := _main_compute(res, key))]
-    if not rows:
+    """The equal-compute bullet: EG-CFG against a sampling run, each problem given the compute one
+    run spent on it, the undecided problems counted in EG-CFG's favour (so each figure bounds
+    EG-CFG's lead from above), and where the sampling curve ends.  At each run's compute the
+    sampling run is the one that leaves the fewest problems undecided there (``_main_compute``)."""
+    rows = {where: [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
+                    if (c := _main_compute(res, key, where))] for where in ("s", "eg")}
+    if not rows["eg"]:
         return []
-    units = sorted({c["unit"] for _, _, c in rows}, key=list(budget.UNITS).index)
+    units = sorted({c["unit"] for _, _, c in rows["eg"]}, key=list(budget.UNITS).index)
     only = {c["unit"] for res in results for c in res.get("compute", [])} == {"wall_s"}
 
     def at(c, where):
@@ -545,41 +558,57 @@ def _compute_verdict(results: list[dict]) -> list[str]:
                 + (f", {und} undecided" if und else ""))
 
     def said(where):
-        return "; ".join(f"{res['name']}, {key}: {at(c, where)}" for res, key, c in rows)
+        return "; ".join(f"{res['name']}, {key}" + (f" (against {_samplers(c)})" if _samplers(c) else "")
+                         + f": {at(c, where)}" for res, key, c in rows[where])
     ends = "; ".join(f"{budget.fmt_cost(c['curves'][1][-1].cost, c['unit'])} against EG-CFG's "
                      f"{budget.fmt_cost(c['curves'][0][-1].cost, c['unit'])} "
-                     f"({c['curves'][1][-1].cost / c['curves'][0][-1].cost:.0%}, {res['name']})"
-                     for res, key, c in rows if key == res["bench"])
+                     f"({c['curves'][1][-1].cost / c['curves'][0][-1].cost:.0%}, {res['name']}"
+                     + (f", {_samplers(c)}" if _samplers(c) else "") + ")"
+                     for res, key, c in rows["eg"] if key == res["bench"])
     return [
         "- At equal compute (" + ", ".join(budget.UNITS[u].label for u in units)
         + ("; the only unit every attempt of these runs measured" if only else "")
         + "; each problem given the compute one run spent on it, the other run's agents truncated there; "
         "a problem where the truncated run ran out of agents is undecided and counted in EG-CFG's favour, "
-        "so each difference is an upper bound on EG-CFG's lead): at the sampling run's compute, EG-CFG "
+        "so each difference is an upper bound on EG-CFG's lead; at each run's compute the sampling run "
+        "that leaves the fewest problems undecided): at the sampling run's compute, EG-CFG "
         f"minus sampling is {said('s')}. At EG-CFG's compute: {said('eg')}. The sampling run's curve ends "
         f"at {ends} per problem on average: beyond that it is not in the data and is not extrapolated."]
 
 
 def _so_compute(results: list[dict]) -> str:
     """What the equal-compute comparisons allow to say, in the bottom line's last sentence."""
-    rows = [c for res in results for key in [res["bench"], *res["suites"]] if (c := _main_compute(res, key))]
-    if not rows:
+    rows = {where: [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
+                    if (c := _main_compute(res, key, where))] for where in ("s", "eg")}
+    if not rows["eg"]:
         return ""
+
     def sig(c, where, favourable=True):
         (a, b), (ua, ub) = _eg_bound(c, where)
         if not favourable:
             a, b = ua, ub
         return sign_test(a, b) < 0.05, a - b
-    behind = all(s and d < 0 for s, d in (sig(c, "s") for c in rows))
-    lead = [sig(c, "eg") for c in rows]
-    firm = [sig(c, "eg", favourable=False) for c in rows]
+    behind = rows["s"] and all(s and d < 0 for s, d in (sig(c, "s") for _, _, c in rows["s"]))
+    lead = [sig(c, "eg") for _, _, c in rows["eg"]]
+    firm = [sig(c, "eg", favourable=False) for _, _, c in rows["eg"]]
+    bounds = "; ".join(  # EG-CFG's lead at its own compute, at most (each benchmark's own suite)
+        f"{res['name']}: {100 * (a - b) / c['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        + (f" against {_samplers(c)}" if _samplers(c) else "")
+        for res, key, c in rows["eg"] if key == res["bench"]
+        for (a, b), _ in [_eg_bound(c, "eg")] for lo, hi in [bootstrap_interval(a, b, c["n"])])
     out = " At equal compute per problem, "
     if behind:
         out += ("at the sampling run's compute sampling solves significantly more than EG-CFG, whose guided "
                 "attempts cost several samplers each; ")
-    if not any(s and d > 0 for s, d in lead):
+    if any(s and d < 0 for s, d in lead):
+        out += ("at EG-CFG's own compute sampling solves significantly more than EG-CFG in "
+                f"{sum(s and d < 0 for s, d in lead)} of {len(lead)} comparisons even with every problem "
+                f"where the sampling run ran out of samplers counted as its failure (EG-CFG minus sampling, "
+                f"at most: {bounds}).")
+    elif not any(s and d > 0 for s, d in lead):
         out += ("at EG-CFG's own compute no lead of EG-CFG over sampling can be shown, even with every "
-                "problem where the sampling run ran out of samplers counted as its failure.")
+                f"problem where the sampling run ran out of samplers counted as its failure (EG-CFG minus "
+                f"sampling, at most: {bounds}).")
     elif all(s and d > 0 for s, d in firm):
         out += "at EG-CFG's own compute EG-CFG leads sampling significantly, whatever the undecided problems do."
     else:
@@ -806,7 +835,8 @@ EQUAL_COMPUTE_NOTE = (
     "*At equal compute*: EG-CFG minus sampling in pass@1 points (paired 95% bootstrap interval), each "
     "problem given the compute (attempt wall seconds) one run spent on it and the other run's agents, in "
     "their order, truncated there; at sampling's: EG-CFG truncated at the sampling run's compute, at "
-    "EG-CFG's: the sampling run truncated at EG-CFG's. *Undecided*: problems where the truncated run ran "
+    "EG-CFG's: the sampling run truncated at EG-CFG's; against the sampling run (\"vs N samplers\") that "
+    "leaves the fewest problems undecided there. *Undecided*: problems where the truncated run ran "
     "out of agents with budget left, counted in EG-CFG's favour, so a figure marked ≤ is an upper bound on "
     "EG-CFG's lead (docs/RESULTS.md gives both completions and where each curve ends).")
 README_START = "<!-- results:start (written by scripts/make_results.py; do not edit by hand) -->"
@@ -823,13 +853,14 @@ def _minus_sampling(res: dict, c: dict, key: str, *, undecided: bool) -> tuple[s
         lo, hi = bootstrap_interval(len(a), len(b), n)
         share = f"{100 * (len(a) - len(b)) / n:+.1f} [{lo:+.1f}, {hi:+.1f}]"
     at = {"s": "-", "eg": "-"}
-    eq = _main_compute(res, key) if "sampling" in c["labels"] else None
-    if eq is not None:
-        for where in at:
+    for where in at:
+        eq = _main_compute(res, key, where) if "sampling" in c["labels"] else None
+        if eq is not None:
             (a, b), _ = _eg_bound(eq, where)
             lo, hi = bootstrap_interval(a, b, eq["n"])
             und = eq["at_eg" if where == "eg" else "at_s"].undecided
             at[where] = (("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+                         + (f" vs {_samplers(eq)}" if _samplers(eq) else "")
                          + (f" ({und} of {eq['n']} undecided)" if und and undecided else ""))
     return share, at
 

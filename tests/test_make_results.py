@@ -111,12 +111,12 @@ def test_results_and_readme_table_from_the_committed_data(tree):
     assert rows == [
         "| toy MBPP | mbpp | 3 | 1/3 = 33.3% | (rows below) | **2/3 = 66.7%** | - | - | - | 3/3 = 100.0% |",
         "| toy MBPP | mbpp | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] "
-        "| +0.0 [+0.0, +0.0] | +50.0 [+0.0, +100.0] | 2/2 = 100.0% |",
+        "| +0.0 [+0.0, +0.0] vs 2 samplers | +50.0 [+0.0, +100.0] vs 2 samplers | 2/2 = 100.0% |",
         "| toy MBPP, dev Mbpp/1-1 | mbpp | 1 | 1/1 = 100.0% | 1/1 = 100.0% | **1/1 = 100.0%** | +0.0 [+0.0, +0.0] "
-        "| +0.0 [+0.0, +0.0] | +0.0 [+0.0, +0.0] | 1/1 = 100.0% |",
+        "| +0.0 [+0.0, +0.0] vs 2 samplers | +0.0 [+0.0, +0.0] vs 2 samplers | 1/1 = 100.0% |",
         "| toy MBPP, held-out Mbpp/2-3 | mbpp | 2 | 0/2 = 0.0% | (rows below) | **1/2 = 50.0%** | - | - | - | 2/2 = 100.0% |",
         "| toy MBPP, held-out Mbpp/2-3 | mbpp | 1 | 0/1 = 0.0% | 0/1 = 0.0% | **1/1 = 100.0%** | +100.0 [+100.0, +100.0] "
-        "| +0.0 [+0.0, +0.0] | +100.0 [+100.0, +100.0] | 1/1 = 100.0% |",
+        "| +0.0 [+0.0, +0.0] vs 2 samplers | +100.0 [+100.0, +100.0] vs 2 samplers | 1/1 = 100.0% |",
     ]
     # the paper's EG-CFG figure counts any of its attempts: it sits in the paper-protocol column
     assert "| paper: DeepSeek-Coder-1.3B, full benchmark | mbpp | all | 49.4% | - | - | - | - | - | **83.2%** |" in results
@@ -124,8 +124,8 @@ def test_results_and_readme_table_from_the_committed_data(tree):
     assert [r for r in readme.splitlines() if r.startswith("|")] == [
         "| experiment | problems | greedy | greedy + samplers | EG-CFG | EG-CFG minus sampling "
         "| same, at sampling's compute | same, at EG-CFG's compute |", "|---|---|---|---|---|---|---|---|",
-        "| toy MBPP | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] | +0.0 [+0.0, +0.0] "
-        "| +50.0 [+0.0, +100.0] |",
+        "| toy MBPP | 2 | 1/2 = 50.0% | 1/2 = 50.0% | **2/2 = 100.0%** | +50.0 [+0.0, +100.0] "
+        "| +0.0 [+0.0, +0.0] vs 2 samplers | +50.0 [+0.0, +100.0] vs 2 samplers |",
         "| paper, DeepSeek-Coder-1.3B (mbpp, any attempt) | all | 49.4% | - | **83.2%** | - | - | - |"]
     assert max(len(ln) for ln in readme.splitlines()) <= 200
     assert f"egcfg report {RUN_A} --vs {RUN_G} --vs {RUN_S} --db results/toy" in results
@@ -318,6 +318,41 @@ def test_equal_compute_and_win_sources_in_the_bottom_line():
     assert "EG-CFG leads sampling only if the sampling run fails the problems where it ran out of samplers" in text
     compute["at_eg"] = Paired(ids[:20], [], [], ids[20:22], 40)  # and whatever they do
     assert "EG-CFG leads sampling significantly, whatever the undecided problems do" in mod.verdict(res)
+
+
+def test_equal_compute_reads_the_sampling_run_that_leaves_the_fewest_problems_undecided():
+    """With a matched ablation (2 samplers: its curve ends before EG-CFG's, so at EG-CFG's compute
+    most problems are undecided) and an equal-compute run (8 samplers: at its compute EG-CFG runs
+    out of agents), each direction reads the run that decides most there, and says which."""
+    from reports.budget import Paired, Point
+
+    mod = load_script()
+    ids = [f"t{i}" for i in range(40)]
+    curves = lambda end: [[Point(1, 8.0, 10, 40), Point(3, 60.0, 30, 40)], [Point(1, 8.0, 10, 40), Point(3, end, 28, 40)]]
+    ablation = {"label": "sampling", "run": "s2", "samplers": 2, "key": "mbpp", "unit": "wall_s", "n": 40,
+                "curves": curves(20.0),
+                "at_eg": Paired(ids[:2], ids[2:3], ids[3:9], ids[9:30], 40),  # 27 undecided
+                "at_s": Paired(ids[:12], ids[12:13], [], [], 40)}  # sampling whole 12 to 1, decided
+    more = {"label": "sampling, 8 samplers", "run": "s8", "samplers": 8, "key": "mbpp", "unit": "wall_s", "n": 40,
+            "curves": curves(58.0),
+            "at_eg": Paired(ids[:1], ids[1:13], [], ids[13:14], 40),  # EG-CFG 1 to 12, 1 undecided
+            "at_s": Paired(ids[:3], ids[3:5], ids[5:6], ids[6:26], 40)}  # 20 undecided
+    res = {"ex": {"short": "toy"}, "name": "toy", "primary": True, "bench": "mbpp", "suites": [],
+           "compute": [ablation, more]}
+    assert mod._main_compute(res, "mbpp", "s") is ablation and mod._main_compute(res, "mbpp", "eg") is more
+    c = _comp(40, {"EG-CFG": {"mbpp": (30, 40)}, "sampling": {"mbpp": (28, 40)}, "greedy": {"mbpp": (10, 40)}},
+              {"mbpp": {"sampling": (["x"], ["w"], 40)}})
+    _, at = mod._minus_sampling(res, c, "mbpp", undecided=True)
+    assert at["s"] == "-27.5 [-42.5, -12.5] vs 2 samplers"
+    assert at["eg"] == "≤ -27.5 [-42.5, -12.5] vs 8 samplers (1 of 40 undecided)"
+    text = mod._so_compute([res])
+    assert "at the sampling run's compute sampling solves significantly more than EG-CFG" in text
+    assert ("at EG-CFG's own compute sampling solves significantly more than EG-CFG in 1 of 1 comparisons even "
+            "with every problem where the sampling run ran out of samplers counted as its failure (EG-CFG minus "
+            "sampling, at most: toy: -27.5 [-42.5, -12.5] against 8 samplers)") in text
+    bullet = "".join(mod._compute_verdict([res]))
+    assert "toy, mbpp (against 2 samplers): 1 to 12" in bullet and "toy, mbpp (against 8 samplers): 1 to 12" in bullet
+    assert "curve ends at 58.0 s against EG-CFG's 60.0 s (97%, toy, 8 samplers)" in bullet
 
 
 def test_egcfg_results_build_is_the_script(monkeypatch):
