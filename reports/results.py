@@ -254,9 +254,8 @@ def compare_runs(found: list[tuple[dict, str, str | None, str | None, list[str]]
             labelled = [("EG-CFG", eg)] + ([("greedy", base)] if base else [])
             groups = [labelled] + ([labelled[:1] + [("sampling", abl)] + labelled[1:]] if abl else [])
             done = {r: finished(r) for r in (eg, base, abl, *more) if r}
-            samplings = [(r, "sampling" if r == abl else f"sampling, {_extra_agents(cfg_of(r))[1]} samplers")
-                         for r in (abl, *more) if r]
-            n_samplers = {r: _extra_agents(cfg_of(r))[1] for r, _ in samplings}
+            n_samplers = {r: _extra_agents(cfg_of(r))[1] for r in (abl, *more) if r}
+            samplings = [(r, "sampling" if r == abl else f"sampling, {k} samplers") for r, k in n_samplers.items()]
             tries = {(r, key): budget.load(con, r, key) for r in (eg, *dict(samplings)) for key in keys}
             models = [r[0] for r in con.execute(
                 "SELECT DISTINCT model FROM runs WHERE list_contains(?, run_id) ORDER BY 1", [list(done)]).fetchall()]
@@ -456,10 +455,17 @@ def _main_compute(res: dict, key: str, where: str) -> dict | None:
                key=lambda c: (c["at_eg" if where == "eg" else "at_s"].undecided, sign * c["curves"][1][-1].cost))
 
 
-def _samplers(c: dict) -> str:
-    """Which sampling run an equal-compute figure is against, by its samplers: "2 samplers"."""
+def _samplers(c: dict, before: str = "", after: str = "") -> str:
+    """Which sampling run an equal-compute figure is against, by its samplers: ``before`` "2 samplers"
+    ``after``; "" where the comparison does not say."""
     k = c.get("samplers")
-    return "" if k is None else f"{k} sampler{'s' * (k != 1)}"
+    return "" if k is None else f"{before}{k} sampler{'s' * (k != 1)}{after}"
+
+
+def _compute_rows(results: list[dict]) -> dict[str, list[tuple[dict, str, dict]]]:
+    """Per direction ("s", "eg"), the (result, suite, comparison) the bottom line reads (``_main_compute``)."""
+    return {where: [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
+                    if (c := _main_compute(res, key, where))] for where in ("s", "eg")}
 
 
 def _eg_bound(c: dict, where: str) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -544,8 +550,7 @@ def _compute_verdict(results: list[dict]) -> list[str]:
     run spent on it, the undecided problems counted in EG-CFG's favour (so each figure bounds
     EG-CFG's lead from above), and where the sampling curve ends.  At each run's compute the
     sampling run is the one that leaves the fewest problems undecided there (``_main_compute``)."""
-    rows = {where: [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
-                    if (c := _main_compute(res, key, where))] for where in ("s", "eg")}
+    rows = _compute_rows(results)
     if not rows["eg"]:
         return []
     units = sorted({c["unit"] for _, _, c in rows["eg"]}, key=list(budget.UNITS).index)
@@ -558,12 +563,11 @@ def _compute_verdict(results: list[dict]) -> list[str]:
                 + (f", {und} undecided" if und else ""))
 
     def said(where):
-        return "; ".join(f"{res['name']}, {key}" + (f" (against {_samplers(c)})" if _samplers(c) else "")
+        return "; ".join(f"{res['name']}, {key}" + _samplers(c, " (against ", ")")
                          + f": {at(c, where)}" for res, key, c in rows[where])
     ends = "; ".join(f"{budget.fmt_cost(c['curves'][1][-1].cost, c['unit'])} against EG-CFG's "
                      f"{budget.fmt_cost(c['curves'][0][-1].cost, c['unit'])} "
-                     f"({c['curves'][1][-1].cost / c['curves'][0][-1].cost:.0%}, {res['name']}"
-                     + (f", {_samplers(c)}" if _samplers(c) else "") + ")"
+                     f"({c['curves'][1][-1].cost / c['curves'][0][-1].cost:.0%}, {res['name']}{_samplers(c, ', ')})"
                      for res, key, c in rows["eg"] if key == res["bench"])
     return [
         "- At equal compute (" + ", ".join(budget.UNITS[u].label for u in units)
@@ -578,8 +582,7 @@ def _compute_verdict(results: list[dict]) -> list[str]:
 
 def _so_compute(results: list[dict]) -> str:
     """What the equal-compute comparisons allow to say, in the bottom line's last sentence."""
-    rows = {where: [(res, key, c) for res in results for key in [res["bench"], *res["suites"]]
-                    if (c := _main_compute(res, key, where))] for where in ("s", "eg")}
+    rows = _compute_rows(results)
     if not rows["eg"]:
         return ""
 
@@ -593,7 +596,7 @@ def _so_compute(results: list[dict]) -> str:
     firm = [sig(c, "eg", favourable=False) for _, _, c in rows["eg"]]
     bounds = "; ".join(  # EG-CFG's lead at its own compute, at most (each benchmark's own suite)
         f"{res['name']}: {100 * (a - b) / c['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-        + (f" against {_samplers(c)}" if _samplers(c) else "")
+        + _samplers(c, " against ")
         for res, key, c in rows["eg"] if key == res["bench"]
         for (a, b), _ in [_eg_bound(c, "eg")] for lo, hi in [bootstrap_interval(a, b, c["n"])])
     out = " At equal compute per problem, "
@@ -860,7 +863,7 @@ def _minus_sampling(res: dict, c: dict, key: str, *, undecided: bool) -> tuple[s
             lo, hi = bootstrap_interval(a, b, eq["n"])
             und = eq["at_eg" if where == "eg" else "at_s"].undecided
             at[where] = (("≤ " if und else "") + f"{100 * (a - b) / eq['n']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                         + (f" vs {_samplers(eq)}" if _samplers(eq) else "")
+                         + _samplers(eq, " vs ")
                          + (f" ({und} of {eq['n']} undecided)" if und and undecided else ""))
     return share, at
 
