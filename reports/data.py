@@ -197,7 +197,7 @@ def collect(con: duckdb.DuckDBPyConnection, run_id: str) -> RunData:
         FROM attempts a
         LEFT JOIN solutions s ON s.run_id = a.run_id AND s.task_id = a.task_id
         WHERE a.run_id = ?
-        GROUP BY ALL ORDER BY a.gamma, a.t, a.d, a.s""", [run_id])
+        GROUP BY ALL ORDER BY a.gamma, a.t, a.d, a.s, min(a.agent_index), a.agent_name""", [run_id])
     by_gamma_t = dict_rows(con, """
         SELECT gamma, t, count(*) AS attempts,
                count(*) FILTER (passed_visible) AS passed_visible,
