@@ -27,8 +27,13 @@ def read_records(folder: Path):
 
 def ingest_cmd(
     folder: Path = typer.Argument(..., help="the --out folder of scripts/remote_sweep.py"),
-    config: Path = typer.Option(..., "--config", "-c", help="the sweep config the records were made with"),
+    config: Path = typer.Option(None, "--config", "-c", help="the sweep config the records were made with"),
+    preset: str = typer.Option(None, help="the --preset used remotely, if any (e.g. paper)"),
+    benchmark: str = typer.Option(None, help="the --benchmark override used remotely, if any"),
     tasks: str = typer.Option(None, help="the --tasks override used remotely, if any"),
+    model: str = typer.Option(None, help="the --model override used remotely, if any"),
+    decode: list[str] = typer.Option(None, "--decode", metavar="KEY=VALUE",
+                                     help="the --decode overrides used remotely, if any (repeatable)"),
     tag: str = typer.Option(..., help="where they were made, e.g. h100 (part of the run's config and id)"),
     db: Path = typer.Option(Path("runs/egcfg.duckdb"), help="DuckDB store file"),
     baseline_only: bool = typer.Option(False, help="store only each problem's γ = 0 greedy attempt, as the "
@@ -38,14 +43,17 @@ def ingest_cmd(
     """Store remote records as a run (trusted input: pickles this project wrote)."""
     import dataclasses
 
-    from egcfg_core.config import ConfigError, load_config
+    from egcfg_core.config import ConfigError, decode_overrides, load_config
     from egcfg_core.evaluation import evaluate
     from egcfg_core.records import SolveRecord
     from flows.sweep import code_version
     from storage.store import Store, StoreError, config_hash
 
+    if not (config or preset):
+        raise fail("give -c CONFIG, --preset NAME or both: the options the records were made with")
+    overrides = {k: v for k, v in {"benchmark": benchmark, "tasks": tasks, "model": model}.items() if v}
     try:
-        cfg = load_config(config, {"tasks": tasks} if tasks else None)
+        cfg = load_config(config, {**overrides, **decode_overrides(decode)}, preset=preset)
     except ConfigError as e:
         raise fail(f"bad config: {e}")
     if baseline_only:
