@@ -1,8 +1,6 @@
 """`egcfg ingest`: commit records made by scripts/remote_sweep.py (e.g. on a GPU box) to a store."""
 from __future__ import annotations
 
-import gzip
-import pickle
 from pathlib import Path
 
 import typer
@@ -11,18 +9,11 @@ from .common import console, fail
 
 
 def read_records(folder: Path):
-    """Every (SolveRecord, EvaluationRecord, wall_s) in worker-*.pkl.gz; a truncated last member
-    (a worker killed mid-write) ends that file's records."""
-    for path in sorted(folder.glob("worker-*.pkl.gz")):
-        with gzip.open(path, "rb") as f:
-            while True:
-                try:
-                    yield pickle.load(f)
-                except EOFError:
-                    break
-                except (OSError, pickle.UnpicklingError) as e:
-                    console.print(f"[yellow]{path.name}: truncated after the last whole record ({e})[/]")
-                    break
+    """The records in ``folder`` (egcfg_core.records.read_remote_records), a truncated file said."""
+    from egcfg_core.records import read_remote_records
+
+    return read_remote_records(folder, on_truncated=lambda path, e: console.print(
+        f"[yellow]{path.name}: truncated after the last whole record ({e})[/]"))
 
 
 def ingest_cmd(

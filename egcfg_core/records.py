@@ -274,3 +274,25 @@ def config_hash(config: dict[str, Any]) -> str:
     Note 1 and 1.0 are different JSON, so keep config values typed consistently.
     """
     return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()[:12]
+
+
+def read_remote_records(folder, on_truncated=None):
+    """Every (SolveRecord, EvaluationRecord, wall_s) that scripts/remote_sweep.py appended to
+    FOLDER/worker-*.pkl.gz (one gzip member per whole problem).  A truncated last member (a worker
+    killed mid-write) ends that file's records; ``on_truncated(path, error)`` is told.  Trusted
+    input only: these are pickles this project wrote."""
+    import gzip
+    import pickle
+    from pathlib import Path
+
+    for path in sorted(Path(folder).glob("worker-*.pkl.gz")):
+        with gzip.open(path, "rb") as f:
+            while True:
+                try:
+                    yield pickle.load(f)
+                except EOFError:
+                    break
+                except (OSError, pickle.UnpicklingError) as e:
+                    if on_truncated is not None:
+                        on_truncated(path, e)
+                    break

@@ -54,21 +54,10 @@ def prepare_model(spec: str, parts_glob: str | None, cache_dir: str) -> None:
 
 
 def done_task_ids(folders: list[str]) -> set[str]:
-    """Task ids of the whole problems recorded in earlier OUT folders (a truncated last member ends
-    a file's records, as `egcfg ingest` reads them)."""
-    done: set[str] = set()
-    for folder in folders:
-        for path in sorted(Path(folder).glob("worker-*.pkl.gz")):
-            with gzip.open(path, "rb") as f:
-                while True:
-                    try:
-                        rec = pickle.load(f)
-                    except EOFError:
-                        break
-                    except (OSError, pickle.UnpicklingError):
-                        break
-                    done.add(rec[0].problem.task_id)
-    return done
+    """Task ids of the whole problems recorded in earlier OUT folders (read as `egcfg ingest` does)."""
+    from egcfg_core.records import read_remote_records
+
+    return {solve.problem.task_id for folder in folders for solve, _, _ in read_remote_records(folder)}
 
 
 def worker(k: int, args, queue, deadline: float) -> None:

@@ -86,8 +86,8 @@ def test_remote_sweep_resumes_from_earlier_records(records, data_dir, tmp_path):
 
 
 def test_ingest_takes_the_remote_overrides(records, tmp_path):
-    """The run is the one `egcfg sweep` would make with the same options: --decode and --model
-    change its config (and id) as they would there."""
+    """The run is the one `egcfg sweep` would make with the same options: --decode changes its
+    config (and id) as it would there."""
     db = tmp_path / "s.duckdb"
     cfg = ROOT / "configs" / "tiny_smoke.toml"
     r = ingest(records, "-c", cfg, "--tag", "test", "--db", db, "--decode", "max_new_tokens=30")
