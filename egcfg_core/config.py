@@ -219,6 +219,13 @@ def attempt_key(semantic: dict[str, Any], agent: AgentConfig) -> str | None:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def stored_attempt_keys(semantic: dict[str, Any]) -> list[str | None]:
+    """``attempt_key`` of each agent of a stored run (``semantic()``, e.g. a runs row), by agent
+    index; None for a guided agent.  The grid is rebuilt from the stored config
+    (``SweepConfig.from_semantic``), the keys computed on the stored dict itself."""
+    return [attempt_key(semantic, agent) for agent in SweepConfig.from_semantic(semantic).grid()]
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")

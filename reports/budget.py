@@ -21,16 +21,24 @@ The definitions (``DEFINITION`` is printed with every figure made from them):
   where it ran out of agents with budget left and no visible pass is *undecided*: what its next
   agents would have done is not in the data.  Both completions are reported (every undecided
   problem a failure of the truncated run, or a success), so a conclusion that holds for both
-  holds whatever those agents would have done.
+  holds whatever those agents would have done.  An attempt both runs made alike (one
+  ``attempt_key``: the greedy attempt, a sampler of one seed, decoded token for token the same)
+  costs both runs one cost there, the mean of its two measurements: its tokens and executions
+  are equal, its seconds were timed twice, and a pairing must not turn that timing noise into a
+  problem one run could not afford.
 
 Plain functions over plain records; the SQL is in ``load``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
+import json
+
 import duckdb
+
+from egcfg_core.config import stored_attempt_keys
 
 DEFINITION = (
     "Each problem's attempts are taken in agent order, each problem stopping at its first visible "
@@ -48,7 +56,8 @@ PAIRED_DEFINITION = (
     "fits, stopping at a visible pass, and chooses by its own rule). Where the truncated run ran "
     "out of agents with budget left and no visible pass the problem is *undecided* (its next agents "
     "are not in the data); the differences are given for both completions (every undecided problem "
-    "a failure of the truncated run, or a success).")
+    "a failure of the truncated run, or a success). An attempt both runs made alike (one attempt key: "
+    "the greedy attempt, a sampler of one seed) costs both the mean of its two measurements.")
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class Try:
     visible_passed: int  # visible tests passed (the choice when none passes them all)
     cost: dict[str, float | None]  # unit name -> cost (None: not measured)
     hidden: bool | None  # passed the hidden tests of the suite read (None: not scored)
+    key: str | None = None  # its agent's attempt_key (None: a guided agent, or not known)
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ def load(con: duckdb.DuckDBPyConnection, run_id: str, suite: str) -> dict[str, l
             LEFT JOIN (SELECT task_id, bool_and(passed_problem) AS passed FROM suite_evaluations
                        WHERE run_id = $run AND suite = $suite GROUP BY task_id) se ON se.task_id = s.task_id
             WHERE s.run_id = $run)
-        SELECT a.task_id, a.passed_visible,
+        SELECT a.task_id, a.agent_index, a.passed_visible,
                len(list_filter(a.visible, lambda o: o.status = 'passed')) AS visible_passed, {costs},
                CASE WHEN a.agent_index = f.agent_index THEN f.hidden ELSE e.passed END AS hidden
         FROM attempts a JOIN final f ON f.task_id = a.task_id
@@ -115,14 +125,25 @@ def load(con: duckdb.DuckDBPyConnection, run_id: str, suite: str) -> dict[str, l
              AND e.agent_index = a.agent_index AND e.suite = $suite
         WHERE a.run_id = $run AND f.hidden IS NOT NULL
         ORDER BY a.task_id, a.agent_index""", {"run": run_id, "suite": suite}).fetchall()
+    keys = _attempt_keys(con, run_id)
     out: dict[str, list[Try]] = {}
-    for task_id, passed, vis, *rest in rows:
+    for task_id, index, passed, vis, *rest in rows:
         tries = out.setdefault(task_id, [])
         if tries and tries[-1].passed_visible:
             continue  # after the first visible pass: not part of the run
         *cost, hidden = rest
-        tries.append(Try(bool(passed), int(vis or 0), dict(zip(UNITS, cost)), hidden))
+        tries.append(Try(bool(passed), int(vis or 0), dict(zip(UNITS, cost)), hidden,
+                         keys[index] if index < len(keys) else None))
     return out
+
+
+def _attempt_keys(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str | None]:
+    """The run's agents' attempt keys by agent index (``stored_attempt_keys``)."""
+    row = con.execute("SELECT config FROM runs WHERE run_id = $run", {"run": run_id}).fetchone()
+    if row is None:
+        return []
+    stored = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    return stored_attempt_keys(stored)
 
 
 # the tables a store written before them lacks (scored after the run): read as empty there
@@ -232,13 +253,32 @@ class Paired:
         return len(self.whole_only) + len(self.undecided_whole_solved), len(self.cut_only)
 
 
+def one_cost(a: list[Try], b: list[Try]) -> tuple[list[Try], list[Try]]:
+    """``a`` and ``b`` (two runs' attempts on one problem) with each attempt both made alike (one
+    ``key``) costed the same in both: per unit the mean of its two measurements (None where
+    either is None)."""
+    theirs = {t.key: t for t in b if t.key is not None}
+    mean = {}
+    for t in a:
+        if t.key is not None and t.key in theirs:
+            u = theirs[t.key]
+            mean[t.key] = {n: None if t.cost[n] is None or u.cost[n] is None else (t.cost[n] + u.cost[n]) / 2
+                           for n in t.cost}
+
+    def costed(tries: list[Try]) -> list[Try]:
+        return [replace(t, cost=mean[t.key]) if t.key in mean else t for t in tries]
+    return costed(a), costed(b)
+
+
 def paired(whole: dict[str, list[Try]], cut: dict[str, list[Try]], tasks: list[str], unit: str) -> Paired | None:
     """Run ``whole`` against run ``cut`` truncated on each problem to the compute ``whole`` spent
-    there (``within``); None when a verdict it needs was not scored."""
+    there (``within``), an attempt both made alike costed the same in both (``one_cost``); None
+    when a verdict it needs was not scored."""
     w_only, c_only, und_ok, und_fail = [], [], [], []
     for t in tasks:
-        w = solved(whole[t])
-        made, undecided = within(cut[t], unit, cost(whole[t], unit))
+        mine, theirs = one_cost(whole[t], cut[t])
+        w = solved(mine)
+        made, undecided = within(theirs, unit, cost(mine, unit))
         c = solved(made)
         if w is None or (c is None and not undecided):
             return None

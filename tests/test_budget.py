@@ -4,6 +4,8 @@ budget without extrapolating past its last agent; at equal compute per problem a
 of agents leaves the problem undecided, and both completions are given."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from reports import budget
@@ -12,9 +14,10 @@ from storage import Store
 from tests.test_report import RUN_A, RUN_S, fill_a, fill_sampler
 
 
-def t(passed: bool = False, vis: int = 0, wall: float = 1.0, hidden: bool | None = False, **cost) -> Try:
+def t(passed: bool = False, vis: int = 0, wall: float = 1.0, hidden: bool | None = False, key: str | None = None,
+      **cost) -> Try:
     return Try(passed, vis, {"wall_s": wall, "tokens": cost.get("tokens"), "executions": cost.get("executions"),
-                             "cpu_s": cost.get("cpu_s")}, hidden)
+                             "cpu_s": cost.get("cpu_s")}, hidden, key)
 
 
 def test_the_choice_among_the_attempts_made_is_the_runs_rule():
@@ -81,6 +84,31 @@ def test_paired_at_equal_compute_per_problem_with_both_completions():
     assert budget.paired({**eg, "p1": [t(passed=True, hidden=None)]}, samp, tasks, "wall_s") is None
 
 
+def test_an_attempt_both_runs_made_alike_costs_both_the_same():
+    """Two stores' greedy attempt is one attempt (one key), timed twice: 8.0 s in one run, 8.4 s in
+    the other.  The pairing costs it the mean in both, so the timing difference decides nothing:
+    measured apart, the run that timed it slower could not afford its own greedy attempt at the
+    other's compute, and a problem both solve with it would count as a loss."""
+    eg = {"g": [t(passed=True, wall=8.0, tokens=100.0, hidden=True, key="g")],  # greedy passes in both
+          "p": [t(wall=8.0, tokens=100.0, key="g"), t(passed=True, wall=40.0, tokens=900.0, hidden=True)]}
+    samp = {"g": [t(passed=True, wall=8.4, tokens=100.0, hidden=True, key="g")],
+            "p": [t(wall=8.4, tokens=100.0, key="g"), t(passed=True, wall=3.0, tokens=80.0, hidden=True, key="s0")]}
+    a, b = budget.one_cost(eg["p"], samp["p"])
+    assert a[0].cost["wall_s"] == b[0].cost["wall_s"] == pytest.approx(8.2)
+    assert a[0].cost["tokens"] == b[0].cost["tokens"] == 100.0 and a[0].cost["executions"] is None
+    assert a[1] is eg["p"][1] and b[1] is samp["p"][1]  # not made by both: its own cost
+    # at EG-CFG's compute sampling affords its greedy attempt on "g" and both attempts on "p"
+    p = budget.paired(eg, samp, ["g", "p"], "wall_s")
+    assert (p.whole_only, p.cut_only, p.undecided) == ([], [], 0)
+    # at sampling's compute (11.2 s on "p") EG-CFG's guided attempt does not fit
+    q = budget.paired(samp, eg, ["g", "p"], "wall_s")
+    assert (q.whole_only, q.cut_only, q.undecided) == (["p"], [], 0)
+    # the same attempts without their keys: sampling's 8.4 s greedy does not fit EG-CFG's 8.0 s on "g"
+    unkeyed = {k: [replace(x, key=None) for x in v] for k, v in samp.items()}
+    r = budget.paired(eg, unkeyed, ["g", "p"], "wall_s")
+    assert (r.whole_only, r.cut_only) == (["g"], [])
+
+
 def test_load_reads_the_runs_attempts_costs_and_scores(tmp_path):
     """From a store: attempts in agent order up to the first visible pass, their wall seconds from
     timings (the meter's columns are NULL here: no other unit), the final solution's own score and
@@ -104,6 +132,12 @@ def test_load_reads_the_runs_attempts_costs_and_scores(tmp_path):
     assert all(x.cost == {"wall_s": 9.0, "tokens": None, "executions": None, "cpu_s": None}
                for tries in eg.values() for x in tries)
     assert budget.units_measured([eg, samp], ["Mbpp/1", "Mbpp/2"]) == ["wall_s"]
+    # each attempt knows its agent's attempt key: the runs' greedy attempts are one attempt (one
+    # config less the grid), the sampler's is its own, a guided agent has none
+    greedy = eg["Mbpp/2"][0].key
+    assert greedy is not None and samp["Mbpp/2"][0].key == greedy
+    assert [x.key for x in eg["Mbpp/2"][1:]] == [None, None]
+    assert samp["Mbpp/2"][1].key not in (None, greedy)
     metered = {"Mbpp/1": [t(tokens=10.0, executions=3.0, cpu_s=1.5)]}
     assert budget.units_measured([metered], ["Mbpp/1"]) == ["wall_s", "tokens", "executions", "cpu_s"]
     # without attempt scores, the curve's middle points cannot be read; the whole run can
