@@ -27,7 +27,10 @@ from collections import Counter
 from pathlib import Path
 
 
+from dataclasses import replace
+
 from egcfg_core.attribution import LOOP_SOURCES
+from reports import budget
 from reports.budget import UNITS
 from storage.readers import open_stores
 from reports.results import bootstrap_interval, sign_test
@@ -160,6 +163,36 @@ def main() -> None:
             print(f"| {label} | {', '.join(f'{n} {k}' for k, n in sorted(by.items())) or '-'} | {share} | "
                   f"{f'{ok}/{ran}' if ran else '-'} | "
                   f"{'-' if wall is None else f'{wall:.0f}'} | {'-' if tokens is None else f'{tokens:,.0f}'} |")
+        equal_attempts(con, runs, suite)
+
+
+def equal_attempts(con, runs, suite: str) -> None:
+    """The reference against each other run at equal attempts per problem, both ways, paired
+    (``reports.budget.paired`` with every attempt costing one: the other run makes as many attempts
+    on a problem as the reference made there, stopping at a visible pass, and chooses by its own
+    rule); needs every attempt scored (``egcfg evaluate RUN SUITE --all-attempts``)."""
+    def load(group):
+        out = {}
+        for r in group:
+            out.update({t: [replace(x, cost={**x.cost, "attempts": 1.0}) for x in tries]
+                        for t, tries in budget.load(con, r, suite).items()})
+        return out
+    (ref_label, ref), others = runs[0], runs[1:]
+    mine = load(ref)
+    lines = []
+    for label, group in others:
+        theirs = load(group)
+        tasks = sorted(set(mine) & set(theirs))
+        for whole, cut, whole_label in ((mine, theirs, ref_label), (theirs, mine, label)):
+            p = budget.paired(whole, cut, tasks, "attempts")
+            if p is None:
+                lines.append(f"- {ref_label} against {label}: not every attempt is scored on {suite}")
+                break
+            lines.append(f"- at the attempts {whole_label} made on each problem: "
+                         + budget.paired_text(p, whole_label, label if whole is mine else ref_label, ref_label))
+    if lines:
+        print(f"\n{suite}: at equal attempts per problem (paired)\n")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
