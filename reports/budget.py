@@ -31,10 +31,9 @@ Plain functions over plain records; the SQL is in ``load``.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Iterable
-
-import json
 
 import duckdb
 
