@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from pathlib import Path
-
-
 from dataclasses import replace
+from pathlib import Path
 
 from egcfg_core.attribution import LOOP_SOURCES
 from reports import budget
-from reports.budget import UNITS
-from storage.readers import open_stores
 from reports.results import bootstrap_interval, sign_test
+from storage.readers import open_stores
 
 
 def solved(con, run: str, suite: str, benchmark: str) -> dict[str, bool]:
@@ -80,7 +77,7 @@ def loop_code_visible(con, group: tuple[str, ...], tasks: list[str]) -> tuple[in
 def problem_cost(con, group: tuple[str, ...], tasks: list[str]) -> tuple[float | None, float | None]:
     """Mean attempt wall seconds and model tokens per problem over ``tasks`` (all its attempts; the
     units of the equal-compute comparisons, reports/budget.py)."""
-    wall, tokens = UNITS["wall_s"].sql, UNITS["tokens"].sql
+    wall, tokens = budget.UNITS["wall_s"].sql, budget.UNITS["tokens"].sql
     return con.execute(
         f"SELECT avg(wall), avg(tokens) FROM (SELECT a.run_id, a.task_id, sum({wall}) AS wall, sum({tokens}) AS tokens "
         "FROM attempts a WHERE list_contains(?, a.run_id) AND list_contains(?, a.task_id) "
